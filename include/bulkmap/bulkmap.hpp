@@ -1,0 +1,12 @@
+/**
+ * @file bulkmap.hpp
+ * @brief Everything a bulkmap user needs: `device_map`, `host_mirror`, `pairs`, hashes, errors.
+ */
+#pragma once
+
+#include <bulkmap/config.hpp>
+#include <bulkmap/device_map.hpp>
+#include <bulkmap/error.hpp>
+#include <bulkmap/hash.hpp>
+#include <bulkmap/host_mirror.hpp>
+#include <bulkmap/pairs.hpp>

@@ -1,0 +1,35 @@
+/**
+ * @file config.hpp
+ * @brief Backend selection and portability macros. Every bulkmap header includes this first.
+ *
+ * The backend is Thrust's device system: `cuda` when THRUST_DEVICE_SYSTEM is CUDA (nvcc),
+ * `omp` when it is OpenMP (g++ or nvcc). The CMake target `bulkmap::bulkmap` sets it; a build
+ * without CMake passes `-DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP` (or nothing, under nvcc).
+ */
+#pragma once
+
+#include <thrust/detail/config.h>
+
+#if defined(__CUDACC__)
+/// Marks functions callable from host and device code. Empty for g++.
+#define BULKMAP_HOST_DEVICE __host__ __device__
+#else
+#define BULKMAP_HOST_DEVICE
+#endif
+
+#if THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
+#define BULKMAP_BACKEND_CUDA 1
+#define BULKMAP_BACKEND_NAME "cuda"
+#elif THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_OMP
+#define BULKMAP_BACKEND_OMP 1
+#define BULKMAP_BACKEND_NAME "omp"
+#else
+#error "bulkmap: THRUST_DEVICE_SYSTEM must be CUDA or OMP (link bulkmap::bulkmap through CMake)"
+#endif
+
+namespace bulkmap {
+
+/// Name of the backend this translation unit was built for: "cuda" or "omp".
+inline constexpr char const* backend_name = BULKMAP_BACKEND_NAME;
+
+}  // namespace bulkmap

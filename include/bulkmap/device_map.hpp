@@ -1,0 +1,307 @@
+/**
+ * @file device_map.hpp
+ * @brief `bulkmap::device_map`: a growing hash map on the backend's device, driven in bulk.
+ *
+ * Example: count integers and read the counts back on the host, sorted by key.
+ * @code
+ * bulkmap::device_map<std::int64_t, std::uint32_t> counts;
+ * counts.count(std::vector<std::int64_t>{7, -1, 7, 7});   // *counts.entry(k).or_insert(0) += 1
+ * auto mirror = counts.to_host();                         // {-1: 1, 7: 3}, ascending keys
+ * for (auto&& [k, v] : mirror) std::printf("%lld\t%u\n", (long long)k, v);
+ * @endcode
+ */
+#pragma once
+
+#include <bulkmap/config.hpp>
+#include <bulkmap/detail/table.hpp>
+#include <bulkmap/error.hpp>
+#include <bulkmap/hash.hpp>
+#include <bulkmap/host_mirror.hpp>
+#include <bulkmap/pairs.hpp>
+
+#include <thrust/device_vector.h>
+#include <thrust/functional.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+namespace bulkmap {
+
+/**
+ * @brief An open-addressing hash map whose storage lives on the backend's device (GPU memory on
+ * `cuda`, host memory shared by all cores on `omp`), filled and queried a batch at a time.
+ *
+ * Rust counterpart: `std::collections::HashMap<Key, T>`, with each method taking a whole batch of
+ * keys (device iterator ranges, or host `std::vector`s that are copied in). Within one batch,
+ * repeated keys behave as the sequential Rust loop over the batch in order.
+ *
+ * Table: a power-of-two number of slots, linear probing from a 64-bit hash, keys claimed by atomic
+ * compare-and-swap. Two key values are reserved internally as the empty and tombstone sentinels;
+ * user keys equal to them live in two side slots, so every key value is valid. The map grows by
+ * itself: a bulk call never fails for lack of room, and the capacity follows the number of
+ * distinct keys, not the batch length.
+ *
+ * Owning and move-only. Not thread-safe: one host thread drives a map at a time. Every call waits
+ * for its work to finish before it returns.
+ *
+ * @tparam Key integral type of 1 to 8 bytes (not `bool`)
+ * @tparam T integral or floating type of 4 or 8 bytes
+ * @tparam Hash callable on host and device as `std::uint64_t(Key)`; equal keys hash equally
+ * @tparam KeyEqual `bulkmap::equal_to<Key>` (custom equality comes with the entry-API issue)
+ */
+template <class Key, class T, class Hash = bulkmap::hash<Key>,
+          class KeyEqual = bulkmap::equal_to<Key>>
+class device_map {
+  static_assert(std::is_integral_v<Key> && !std::is_same_v<Key, bool> && sizeof(Key) <= 8,
+                "bulkmap::device_map: Key must be an integral type of 1 to 8 bytes (not bool)");
+  static_assert((std::is_integral_v<T> || std::is_floating_point_v<T>) && !std::is_same_v<T, bool> &&
+                    (sizeof(T) == 4 || sizeof(T) == 8),
+                "bulkmap::device_map: T must be an integral or floating type of 4 or 8 bytes");
+  static_assert(std::is_same_v<KeyEqual, bulkmap::equal_to<Key>>,
+                "bulkmap::device_map: only bulkmap::equal_to<Key> is supported as KeyEqual");
+
+ public:
+  using key_type = Key;
+  using mapped_type = T;
+  using size_type = std::size_t;
+  using hasher = Hash;
+  using key_equal = KeyEqual;
+
+  /// Default max load factor: half the slots, which keeps linear probes short.
+  static constexpr double default_max_load_factor = 0.5;
+
+  /**
+   * @brief Makes an empty map with room for `n` keys before it first grows.
+   * Rust: `HashMap::with_capacity(n)`. Allocates `capacity()` slots (at least 16), O(capacity).
+   * @param n number of keys the map holds without growing
+   * @param max_load_factor fraction of slots the map fills before it grows, in (0, 1)
+   * @throw std::invalid_argument if `max_load_factor` is not in (0, 1)
+   * @throw bulkmap::out_of_memory if the slots cannot be allocated. Waits for completion.
+   */
+  explicit device_map(size_type n = 0, double max_load_factor = default_max_load_factor,
+                      Hash const& hash = Hash{}, KeyEqual const& equal = KeyEqual{});
+
+  device_map(device_map&&) noexcept = default;
+  device_map& operator=(device_map&&) noexcept = default;
+  device_map(device_map const&) = delete;
+  device_map& operator=(device_map const&) = delete;
+  ~device_map() = default;
+
+  // ---------------------------------------------------------------------------------------------
+  // Size and capacity
+  // ---------------------------------------------------------------------------------------------
+
+  /// Number of keys. Rust: `len`. O(1): the map keeps a count; it never scans the slots.
+  [[nodiscard]] size_type size() const noexcept { return size_; }
+  /// `size() == 0`. Rust: `is_empty`. O(1).
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  /**
+   * @brief Number of slots in the table (a power of two, at least 16). O(1).
+   * Rust: `capacity`. Differs: Rust counts keys it can hold; that number here is
+   * `capacity() * max_load_factor()`.
+   */
+  [[nodiscard]] size_type capacity() const noexcept { return capacity_; }
+  /// `size() / capacity()`. No Rust counterpart (C++ `unordered_map::load_factor`). O(1).
+  [[nodiscard]] double load_factor() const noexcept {
+    return static_cast<double>(size_) / static_cast<double>(capacity_);
+  }
+  /// Fraction of slots (keys and tombstones) the map fills before it grows. O(1).
+  [[nodiscard]] double max_load_factor() const noexcept { return max_load_factor_; }
+
+  /**
+   * @brief Makes room for at least `additional` more keys without growing.
+   * Rust: `reserve(additional)`. O(capacity) when it rehashes, O(1) otherwise.
+   * @throw bulkmap::out_of_memory if the larger table cannot be allocated; the map is unchanged.
+   * Waits for completion.
+   */
+  void reserve(size_type additional);
+
+  /**
+   * @brief Rehashes into the smallest table that holds `size()` keys, dropping tombstones.
+   * Rust: `shrink_to_fit`. O(capacity).
+   * @throw bulkmap::out_of_memory if the new table cannot be allocated; the map is unchanged.
+   * Waits for completion.
+   */
+  void shrink_to_fit();
+
+  /**
+   * @brief Removes every key; keeps the capacity. Rust: `clear`. O(capacity). Waits for completion.
+   */
+  void clear();
+
+  // ---------------------------------------------------------------------------------------------
+  // Bulk insertion
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * @brief Inserts each (key, value) pair whose key is absent; present keys keep their value.
+   * Rust: `for (k, v) in kv { m.entry(k).or_insert(v); }`. A key repeated in the batch gets the
+   * value of its **first** occurrence, as in the sequential loop.
+   * @param keys_first, keys_last device-accessible random-access range of `Key`, length n
+   * @param values_first device-accessible random-access range of `T`, length n
+   * @return number of keys that were new. O(n) expected.
+   * @throw bulkmap::out_of_memory if growth fails: the map holds exactly what it held before.
+   * Waits for completion.
+   */
+  template <class KeyIt, class ValueIt>
+  size_type insert(KeyIt keys_first, KeyIt keys_last, ValueIt values_first);
+  /// Host overload of `insert`; copies both vectors to the device.
+  /// @throw std::invalid_argument if the lengths differ
+  size_type insert(std::vector<Key> const& keys, std::vector<T> const& values);
+
+  /**
+   * @brief Inserts each pair, overwriting the value of keys already present.
+   * Rust: `for (k, v) in kv { m.insert(k, v); }`. A key repeated in the batch gets the value of
+   * its **last** occurrence. Shapes, complexity, errors and waiting as `insert`.
+   * @return number of keys that were new
+   */
+  template <class KeyIt, class ValueIt>
+  size_type insert_or_assign(KeyIt keys_first, KeyIt keys_last, ValueIt values_first);
+  /// Host overload of `insert_or_assign`. @throw std::invalid_argument if the lengths differ
+  size_type insert_or_assign(std::vector<Key> const& keys, std::vector<T> const& values);
+
+  /**
+   * @brief Folds each value into its key's value with `op`; absent keys start at their first value.
+   * Rust: `m.entry(k).and_modify(|x| *x = op(*x, v)).or_insert(v)` for each pair.
+   * `thrust::plus<T>` and `thrust::bit_or<T>` take one atomic per key (`plus` treats a new
+   * key's value as starting from zero, so a lone `-0.0` reads back as `+0.0`);
+   * `thrust::minimum<T>`, `thrust::maximum<T>` and any other functor take a few more passes and
+   * an atomic or compare-and-swap loop. Integer results do not depend on thread order;
+   * floating-point sums do (rounding depends on the order of additions).
+   * @tparam Op associative, commutative functor `T(T, T)` callable on host and device
+   * Shapes, complexity, errors and waiting as `insert`.
+   * @return number of keys that were new
+   */
+  template <class KeyIt, class ValueIt, class Op>
+  size_type insert_or_accumulate(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, Op op);
+  /// Host overload of `insert_or_accumulate`. @throw std::invalid_argument if lengths differ
+  template <class Op>
+  size_type insert_or_accumulate(std::vector<Key> const& keys, std::vector<T> const& values, Op op);
+
+  /**
+   * @brief Adds 1 to each key's count, starting absent keys at 0.
+   * Rust: `*m.entry(k).or_insert(0) += 1` for each key. The bulk-counting fast path: one probe and
+   * one atomic add per key. Shapes (keys only), complexity, errors and waiting as `insert`.
+   * @return number of keys that were new
+   */
+  template <class KeyIt>
+  size_type count(KeyIt keys_first, KeyIt keys_last);
+  /// Host overload of `count`; copies the keys to the device.
+  size_type count(std::vector<Key> const& keys);
+
+  // ---------------------------------------------------------------------------------------------
+  // Bulk queries and removal
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * @brief Writes each key's value, or `missing_value` where the key is absent.
+   * Rust: `m.get(&k).copied().unwrap_or(missing_value)`. O(n) expected; never grows.
+   * @param values_out device-accessible output range of length n
+   * Waits for completion.
+   */
+  template <class KeyIt, class OutIt>
+  void find(KeyIt keys_first, KeyIt keys_last, OutIt values_out, T missing_value) const;
+  /// Host overload of `find`: returns the n values in a host vector.
+  std::vector<T> find(std::vector<Key> const& keys, T missing_value) const;
+
+  /**
+   * @brief Writes for each key whether it is present. Rust: `contains_key`. O(n) expected.
+   * @param flags_out device-accessible output range of length n, assignable from `bool`
+   * Waits for completion.
+   */
+  template <class KeyIt, class OutIt>
+  void contains(KeyIt keys_first, KeyIt keys_last, OutIt flags_out) const;
+  /// Host overload of `contains`: returns the n flags in a host vector.
+  std::vector<bool> contains(std::vector<Key> const& keys) const;
+
+  /**
+   * @brief Removes each key that is present, leaving a tombstone in its slot.
+   * Rust: `for k in keys { m.remove(&k); }`. A key repeated in the batch is removed once.
+   * Tombstones count toward the load factor until the next rehash drops them; an insert never
+   * reuses one, so a key erased and inserted again is never stored twice. O(n) expected.
+   * @return number of keys removed. Waits for completion.
+   */
+  template <class KeyIt>
+  size_type erase(KeyIt keys_first, KeyIt keys_last);
+  /// Host overload of `erase`.
+  size_type erase(std::vector<Key> const& keys);
+
+  // ---------------------------------------------------------------------------------------------
+  // Whole-map operations
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * @brief Removes every pair for which `pred(key, value)` is false. Keeps capacity.
+   * Rust: `HashMap::retain`. Differs: `pred` runs in parallel, in unspecified order, once per pair.
+   * @tparam Pred callable on host and device as `bool(Key const&, T const&)`
+   * @return number of pairs removed. O(capacity). Waits for completion.
+   */
+  template <class Pred>
+  size_type retain(Pred pred);
+
+  /**
+   * @brief Moves every pair out into device vectors and leaves the map empty, capacity kept.
+   * Rust: `m.drain().collect()`. Pairs come in unspecified order; `keys[i]` goes with `values[i]`.
+   * O(capacity). @throw bulkmap::out_of_memory if the output cannot be allocated; the map is
+   * unchanged. Waits for completion.
+   */
+  pairs<Key, T> drain();
+
+  /**
+   * @brief The keys, in a device vector of length `size()`, in unspecified order.
+   * Rust: `m.keys().copied().collect()`. Same order as `values()` while the map is unchanged.
+   * O(capacity). Waits for completion.
+   */
+  thrust::device_vector<Key> keys() const;
+  /// The values, in a device vector of length `size()`. Rust: `m.values().copied().collect()`.
+  thrust::device_vector<T> values() const;
+
+  /**
+   * @brief A host snapshot of every pair, sorted by key ascending.
+   * Rust: `m.iter()` on the host (its order is arbitrary; this one is sorted). Compacts and sorts
+   * on the device, then copies once; the mirror owns its data. O(capacity + size log size).
+   * Waits for completion.
+   */
+  host_mirror<Key, T> to_host() const;
+
+  /**
+   * @brief Makes the map hold exactly the mirror's pairs (clears, then inserts them).
+   * No Rust counterpart (Rust mutates in place). Grows if needed.
+   * @throw bulkmap::out_of_memory if growth fails. Waits for completion.
+   */
+  void assign(host_mirror<Key, T> const& mirror);
+
+ private:
+  using traits_type = detail::key_traits<Key>;
+  using slot_type = detail::slot<Key, T>;
+  using view_type = detail::table_view<Key, T, Hash>;
+
+  enum class order_rule { first_wins, last_wins, fold };
+
+  [[nodiscard]] view_type view() const;
+  [[nodiscard]] size_type claim_limit() const noexcept;
+  void rehash(size_type new_capacity);
+  template <class KeyIt>
+  void locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs, bool mark_absent);
+  template <class KeyIt, class ValueIt, class Op>
+  void apply_chunk(KeyIt keys, ValueIt values, size_type n, std::uint64_t* refs, order_rule rule,
+                   Op op);
+  template <class KeyIt, class ValueIt, class Op>
+  size_type apply_in_chunks(KeyIt keys_first, KeyIt keys_last, ValueIt values_first,
+                            order_rule rule, Op op);
+
+  double max_load_factor_;
+  Hash hash_;
+  KeyEqual equal_;
+  size_type capacity_ = 0;   ///< slots in the main table (a power of two)
+  size_type size_ = 0;       ///< live keys, side slots included
+  size_type occupied_ = 0;   ///< main-table slots that are live or tombstones
+  thrust::device_vector<slot_type> slots_;  ///< capacity_ main slots, then the 2 side slots
+  mutable thrust::device_vector<unsigned long long> counters_;  ///< kernel-side counts
+};
+
+}  // namespace bulkmap
+
+#include <bulkmap/detail/device_map.inl>

@@ -1,0 +1,24 @@
+/**
+ * @file pairs.hpp
+ * @brief `bulkmap::pairs`: keys and values side by side in device vectors.
+ */
+#pragma once
+
+#include <bulkmap/config.hpp>
+
+#include <thrust/device_vector.h>
+
+namespace bulkmap {
+
+/**
+ * @brief Key/value pairs as two device vectors of equal length: `keys[i]` goes with `values[i]`.
+ * Rust counterpart: `Vec<(K, V)>`, as collected from `HashMap::drain`. Structure of arrays, so
+ * each column feeds Thrust algorithms directly.
+ */
+template <class Key, class T>
+struct pairs {
+  thrust::device_vector<Key> keys;
+  thrust::device_vector<T> values;
+};
+
+}  // namespace bulkmap
