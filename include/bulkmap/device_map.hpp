@@ -22,6 +22,7 @@
 #include <thrust/device_vector.h>
 #include <thrust/functional.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -281,7 +282,9 @@ class device_map {
   enum class order_rule { first_wins, last_wins, fold };
 
   [[nodiscard]] view_type view() const;
-  [[nodiscard]] size_type claim_limit() const noexcept;
+  [[nodiscard]] std::array<unsigned long long, detail::counter_count> read_counters() const;
+  void reset_counters();
+  [[nodiscard]] size_type live_side_slots() const;
   void rehash(size_type new_capacity);
   template <class KeyIt>
   void locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs, bool mark_absent);
@@ -291,6 +294,8 @@ class device_map {
   template <class KeyIt, class ValueIt, class Op>
   size_type apply_in_chunks(KeyIt keys_first, KeyIt keys_last, ValueIt values_first,
                             order_rule rule, Op op);
+  template <class U, class Column>
+  thrust::device_vector<U> collect(char const* what, Column column) const;
 
   double max_load_factor_;
   Hash hash_;

@@ -22,6 +22,12 @@
 
 namespace bulkmap {
 
+/// Tag: the columns passed to `host_mirror` are already sorted by key, each key once.
+struct sorted_unique_t {
+  explicit sorted_unique_t() = default;
+};
+inline constexpr sorted_unique_t sorted_unique{};
+
 /**
  * @brief Key/value pairs copied to host memory, sorted by key ascending, each key once.
  *
@@ -98,6 +104,17 @@ class host_mirror {
       }
       keys_.push_back(keys[i]);
       values_.push_back(values[i]);
+    }
+  }
+
+  /**
+   * @brief Takes columns the caller guarantees sorted ascending by key, each key once. O(1).
+   * @throw std::invalid_argument if the lengths differ
+   */
+  host_mirror(sorted_unique_t, std::vector<Key> keys, std::vector<T> values)
+      : keys_(std::move(keys)), values_(std::move(values)) {
+    if (keys_.size() != values_.size()) {
+      throw std::invalid_argument("bulkmap::host_mirror: keys and values differ in length");
     }
   }
 

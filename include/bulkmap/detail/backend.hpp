@@ -1,0 +1,132 @@
+/**
+ * @file detail/backend.hpp
+ * @brief Host-side plumbing shared by every bulk call: launching a per-element functor,
+ * allocating device memory, turning Thrust and CUDA failures into bulkmap exceptions, and moving
+ * host vectors in and out.
+ */
+#pragma once
+
+#include <bulkmap/config.hpp>
+#include <bulkmap/error.hpp>
+
+#include <thrust/copy.h>
+#include <thrust/device_vector.h>
+#include <thrust/execution_policy.h>
+#include <thrust/for_each.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/system_error.h>
+
+#include <cstdint>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bulkmap::detail {
+
+/**
+ * Runs `f()` and rethrows what it throws as bulkmap exceptions: allocation failures as
+ * `out_of_memory`, CUDA failures as `cuda_error`; `what` names the bulk call.
+ */
+template <class F>
+decltype(auto) translate_errors(char const* what, F&& f) {
+  try {
+    return std::forward<F>(f)();
+  } catch (bulkmap::error const&) {
+    throw;
+  } catch (std::bad_alloc const& e) {
+    throw out_of_memory(std::string("bulkmap: ") + what + ": allocation failed (" + e.what() + ")");
+  } catch (thrust::system_error const& e) {
+#if defined(BULKMAP_BACKEND_CUDA)
+    if (e.code().category() == thrust::cuda_category()) {
+      if (e.code().value() == cudaErrorMemoryAllocation) {
+        throw out_of_memory(std::string("bulkmap: ") + what + ": " + e.what());
+      }
+      throw cuda_error(e.code().value(), what, std::string("bulkmap: ") + what + ": " + e.what());
+    }
+#endif
+    throw error(std::string("bulkmap: ") + what + ": " + e.what());
+  }
+}
+
+/// Runs `fn(i)` for i in [0, n) on the backend (a CUDA kernel or an OpenMP loop) and waits.
+template <class F>
+void launch(char const* what, std::uint64_t n, F const& fn) {
+  if (n == 0) return;
+  translate_errors(what, [&] {
+    thrust::for_each_n(thrust::device, thrust::counting_iterator<std::uint64_t>(0), n, fn);
+  });
+}
+
+/// A device vector of n copies of `value`. @throw out_of_memory
+template <class T>
+thrust::device_vector<T> allocate(char const* what, std::size_t n, T const& value = T{}) {
+  return translate_errors(what, [&] { return thrust::device_vector<T>(n, value); });
+}
+
+/**
+ * A host vector made readable by backend functors. On `omp`, device memory is host memory, so the
+ * vector is read in place; on `cuda` it is copied to the device once.
+ */
+template <class T>
+class host_input {
+ public:
+  host_input(char const* what, std::vector<T> const& v)
+#if defined(BULKMAP_BACKEND_OMP)
+      : data_(v.data()) {
+    (void)what;
+  }
+  [[nodiscard]] T const* begin() const noexcept { return data_; }
+
+ private:
+  T const* data_;
+#else
+      : data_(translate_errors(what, [&] { return thrust::device_vector<T>(v.begin(), v.end()); })) {
+  }
+  [[nodiscard]] auto begin() const noexcept { return data_.begin(); }
+
+ private:
+  thrust::device_vector<T> data_;
+#endif
+};
+
+/// A host vector of n elements that backend functors can write; `take()` hands it over.
+template <class T>
+class host_output {
+ public:
+  host_output(char const* what, std::size_t n)
+      : host_(n)
+#if defined(BULKMAP_BACKEND_CUDA)
+        ,
+        device_(allocate<T>(what, n))
+#endif
+  {
+    (void)what;
+  }
+#if defined(BULKMAP_BACKEND_OMP)
+  [[nodiscard]] T* begin() noexcept { return host_.data(); }
+  std::vector<T> take() { return std::move(host_); }
+#else
+  [[nodiscard]] auto begin() noexcept { return device_.begin(); }
+  std::vector<T> take() {
+    thrust::copy(device_.begin(), device_.end(), host_.begin());
+    return std::move(host_);
+  }
+#endif
+
+ private:
+  std::vector<T> host_;
+#if defined(BULKMAP_BACKEND_CUDA)
+  thrust::device_vector<T> device_;
+#endif
+};
+
+/// Copies a device vector into a new host vector.
+template <class T>
+std::vector<T> to_std_vector(thrust::device_vector<T> const& d) {
+  std::vector<T> h(d.size());
+  thrust::copy(d.begin(), d.end(), h.begin());
+  return h;
+}
+
+}  // namespace bulkmap::detail

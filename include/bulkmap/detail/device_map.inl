@@ -1,0 +1,441 @@
+/**
+ * @file detail/device_map.inl
+ * @brief Definitions of `bulkmap::device_map`, included at the bottom of device_map.hpp.
+ *
+ * How an insertion runs (see kernels/bulkmap/kernels/locate.hpp and insert.hpp):
+ * - The batch is cut into chunks of `chunk_size` inputs, so temporary memory (8 bytes per input
+ *   of a chunk) never follows the batch length.
+ * - Locate pass: every input finds or claims its key's slot. Claims draw on a budget, the room
+ *   left below the load limit; an input that finds no room fails instead of claiming. If any
+ *   failed, the table grows to a size estimated from the rate of new keys seen in the pass, and
+ *   the pass runs again (slot indices change in a rehash).
+ * - Value passes then work on the recorded slots: one atomic per input for `count` and
+ *   `plus`/`bit_or` accumulation, the elect-a-writer passes of insert.hpp otherwise.
+ */
+#pragma once
+
+#include <bulkmap/detail/backend.hpp>
+#include <bulkmap/kernels/accumulate.hpp>
+#include <bulkmap/kernels/compact.hpp>
+#include <bulkmap/kernels/erase.hpp>
+#include <bulkmap/kernels/find.hpp>
+#include <bulkmap/kernels/insert.hpp>
+#include <bulkmap/kernels/locate.hpp>
+#include <bulkmap/kernels/rehash.hpp>
+#include <bulkmap/kernels/retain.hpp>
+
+#include <thrust/copy.h>
+#include <thrust/fill.h>
+#include <thrust/iterator/constant_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
+#include <thrust/sort.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <iterator>
+#include <limits>
+
+namespace bulkmap {
+namespace detail {
+
+/// Inputs per chunk of a bulk insertion (8 bytes of temporary memory each).
+inline constexpr std::size_t chunk_size = std::size_t{1} << 22;
+/// Smallest table.
+inline constexpr std::size_t min_capacity = 16;
+
+/// Slots that may be live or tombstones in a table of `capacity` slots; one always stays empty.
+inline std::size_t load_limit(std::size_t capacity, double max_load_factor) {
+  auto const limit = static_cast<std::size_t>(max_load_factor * static_cast<double>(capacity));
+  return std::min(limit, capacity - 1);
+}
+
+/// Smallest power-of-two table whose load limit holds n keys. @throw out_of_memory if none fits.
+inline std::size_t capacity_for(std::size_t n, double max_load_factor) {
+  std::size_t capacity = min_capacity;
+  while (load_limit(capacity, max_load_factor) < n) {
+    if (capacity > (std::numeric_limits<std::size_t>::max() >> 8)) {
+      throw out_of_memory("bulkmap: no table can hold " + std::to_string(n) + " keys");
+    }
+    capacity <<= 1;
+  }
+  return capacity;
+}
+
+}  // namespace detail
+
+// ---- construction, size and capacity -------------------------------------------------------------
+
+template <class Key, class T, class Hash, class KeyEqual>
+device_map<Key, T, Hash, KeyEqual>::device_map(size_type n, double max_load_factor,
+                                               Hash const& hash, KeyEqual const& equal)
+    : max_load_factor_(max_load_factor), hash_(hash), equal_(equal) {
+  BULKMAP_EXPECTS(max_load_factor > 0.0 && max_load_factor < 1.0,
+                  "device_map: max_load_factor must be in (0, 1), got " +
+                      std::to_string(max_load_factor));
+  capacity_ = detail::capacity_for(n, max_load_factor_);
+  slots_ = detail::allocate<slot_type>("device_map", capacity_ + detail::side_slot_count,
+                                       slot_type{traits_type::empty, T{}});
+  counters_ = detail::allocate<unsigned long long>("device_map", detail::counter_count);
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+auto device_map<Key, T, Hash, KeyEqual>::view() const -> view_type {
+  auto* counters = thrust::raw_pointer_cast(counters_.data());
+  size_type const limit = detail::load_limit(capacity_, max_load_factor_);
+  return view_type{const_cast<slot_type*>(thrust::raw_pointer_cast(slots_.data())),
+                   capacity_,
+                   hash_,
+                   counters + detail::claims,
+                   occupied_ < limit ? limit - occupied_ : 0,
+                   counters + detail::side_claims};
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+auto device_map<Key, T, Hash, KeyEqual>::read_counters() const
+    -> std::array<unsigned long long, detail::counter_count> {
+  std::array<unsigned long long, detail::counter_count> h{};
+  detail::translate_errors("read counters",
+                           [&] { thrust::copy(counters_.begin(), counters_.end(), h.begin()); });
+  return h;
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+void device_map<Key, T, Hash, KeyEqual>::reset_counters() {
+  detail::translate_errors("reset counters",
+                           [&] { thrust::fill(counters_.begin(), counters_.end(), 0ULL); });
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+auto device_map<Key, T, Hash, KeyEqual>::live_side_slots() const -> size_type {
+  if constexpr (!traits_type::needs_side_slots) {
+    return 0;
+  } else {
+    std::array<slot_type, detail::side_slot_count> side{};
+    detail::translate_errors("read side slots", [&] {
+      thrust::copy(slots_.begin() + static_cast<std::ptrdiff_t>(capacity_), slots_.end(),
+                   side.begin());
+    });
+    return static_cast<size_type>(
+        std::count_if(side.begin(), side.end(),
+                      [](slot_type const& s) { return s.key == traits_type::side_occupied; }));
+  }
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+void device_map<Key, T, Hash, KeyEqual>::rehash(size_type new_capacity) {
+  auto fresh = detail::allocate<slot_type>("rehash", new_capacity + detail::side_slot_count,
+                                           slot_type{traits_type::empty, T{}});
+  view_type const from = view();
+  view_type to = from;
+  to.slots = thrust::raw_pointer_cast(fresh.data());
+  to.capacity = new_capacity;
+  detail::launch("rehash", capacity_, detail::rehash_fn<view_type>{from, to});
+  detail::translate_errors("rehash", [&] {
+    thrust::copy(slots_.begin() + static_cast<std::ptrdiff_t>(capacity_), slots_.end(),
+                 fresh.begin() + static_cast<std::ptrdiff_t>(new_capacity));
+  });
+  slots_.swap(fresh);
+  capacity_ = new_capacity;
+  occupied_ = size_ - live_side_slots();
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+void device_map<Key, T, Hash, KeyEqual>::reserve(size_type additional) {
+  BULKMAP_EXPECTS(additional <= std::numeric_limits<size_type>::max() - size_,
+                  "reserve: size() + additional overflows");
+  if (occupied_ + additional <= detail::load_limit(capacity_, max_load_factor_)) return;
+  rehash(std::max(capacity_, detail::capacity_for(size_ + additional, max_load_factor_)));
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+void device_map<Key, T, Hash, KeyEqual>::shrink_to_fit() {
+  size_type const fit = detail::capacity_for(size_, max_load_factor_);
+  if (fit < capacity_ || occupied_ + live_side_slots() > size_) rehash(fit);
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+void device_map<Key, T, Hash, KeyEqual>::clear() {
+  detail::translate_errors("clear", [&] {
+    thrust::fill(slots_.begin(), slots_.end(), slot_type{traits_type::empty, T{}});
+  });
+  size_ = 0;
+  occupied_ = 0;
+}
+
+// ---- insertion -------------------------------------------------------------------------------
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt>
+void device_map<Key, T, Hash, KeyEqual>::locate_chunk(KeyIt keys, size_type n,
+                                                      std::uint64_t* refs, bool mark_absent) {
+  if (mark_absent) {
+    detail::launch("mark absent keys", n, detail::mark_absent_fn<view_type, KeyIt>{view(), keys, refs});
+  } else {
+    detail::translate_errors("locate", [&] {
+      thrust::fill(thrust::device, refs, refs + n, std::uint64_t{0});
+    });
+  }
+  size_type new_keys = 0;  // claimed by this chunk, for the rollback
+  for (;;) {
+    reset_counters();
+    auto* counters = thrust::raw_pointer_cast(counters_.data());
+    detail::launch("locate", n,
+                   detail::claim_fn<view_type, KeyIt>{view(), keys, refs, counters + detail::failures});
+    auto const c = read_counters();
+    occupied_ += c[detail::claims];
+    size_ += c[detail::claims] + c[detail::side_claims];
+    new_keys += c[detail::claims] + c[detail::side_claims];
+    size_type const failed = c[detail::failures];
+    if (failed == 0) return;
+
+    // Estimate the distinct keys among the failed inputs from the rate of new keys in this pass.
+    size_type const succeeded = n - failed;
+    size_type estimate =
+        succeeded == 0 ? failed
+                       : static_cast<size_type>(std::ceil(static_cast<double>(failed) *
+                                                          static_cast<double>(c[detail::claims]) /
+                                                          static_cast<double>(succeeded)));
+    estimate = std::clamp<size_type>(estimate, 1, failed);
+    bool const mostly_tombstones =
+        occupied_ - (size_ - live_side_slots()) > detail::load_limit(capacity_, max_load_factor_) / 2;
+    try {
+      size_type const wanted = detail::capacity_for(size_ + estimate, max_load_factor_);
+      rehash(std::max(wanted, mostly_tombstones ? capacity_ : 2 * capacity_));
+    } catch (out_of_memory const&) {
+      detail::launch("undo claims", n, detail::unclaim_fn<view_type>{view(), refs});
+      size_ -= new_keys;
+      throw;
+    }
+  }
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt, class ValueIt, class Op>
+void device_map<Key, T, Hash, KeyEqual>::apply_chunk(KeyIt keys, ValueIt values, size_type n,
+                                                     std::uint64_t* refs, order_rule rule, Op op) {
+  bool const direct = rule == order_rule::fold && detail::has_zero_identity_v<Op, T>;
+  bool const all_participate = rule == order_rule::last_wins;
+  bool const first_wins = rule != order_rule::last_wins;
+  locate_chunk(keys, n, refs, !direct && !all_participate);
+  view_type const v = view();
+  if (direct) {
+    detail::launch("accumulate", n, detail::accumulate_fn<view_type, ValueIt, Op>{v, values, refs, op});
+    return;
+  }
+  if (all_participate) detail::launch("clear values", n, detail::zero_fn<view_type>{v, refs});
+  detail::launch("tag", n, detail::tag_fn<view_type>{v, refs, all_participate, first_wins});
+  detail::launch("elect", n, detail::elect_fn<view_type>{v, refs, all_participate, first_wins});
+  detail::launch("write", n, detail::write_fn<view_type, ValueIt>{v, values, refs});
+  if (rule == order_rule::fold) {
+    detail::launch("fold", n, detail::fold_fn<view_type, ValueIt, Op>{v, values, refs, op});
+  }
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt, class ValueIt, class Op>
+auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt keys_last,
+                                                         ValueIt values_first, order_rule rule,
+                                                         Op op) -> size_type {
+  auto const n = static_cast<size_type>(thrust::distance(keys_first, keys_last));
+  if (n == 0) return 0;
+  size_type const before = size_;
+  auto refs = detail::allocate<std::uint64_t>("insert", std::min(n, detail::chunk_size));
+  for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
+    size_type const m = std::min(detail::chunk_size, n - offset);
+    auto const d = static_cast<std::ptrdiff_t>(offset);
+    apply_chunk(keys_first + d, values_first + d, m, thrust::raw_pointer_cast(refs.data()), rule, op);
+  }
+  return size_ - before;
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt, class ValueIt>
+auto device_map<Key, T, Hash, KeyEqual>::insert(KeyIt keys_first, KeyIt keys_last,
+                                                ValueIt values_first) -> size_type {
+  return apply_in_chunks(keys_first, keys_last, values_first, order_rule::first_wins,
+                         thrust::plus<T>{});
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+auto device_map<Key, T, Hash, KeyEqual>::insert(std::vector<Key> const& keys,
+                                                std::vector<T> const& values) -> size_type {
+  BULKMAP_EXPECTS(keys.size() == values.size(), "insert: keys and values differ in length");
+  detail::host_input<Key> const k("insert", keys);
+  detail::host_input<T> const v("insert", values);
+  return insert(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), v.begin());
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt, class ValueIt>
+auto device_map<Key, T, Hash, KeyEqual>::insert_or_assign(KeyIt keys_first, KeyIt keys_last,
+                                                          ValueIt values_first) -> size_type {
+  return apply_in_chunks(keys_first, keys_last, values_first, order_rule::last_wins,
+                         thrust::plus<T>{});
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+auto device_map<Key, T, Hash, KeyEqual>::insert_or_assign(std::vector<Key> const& keys,
+                                                          std::vector<T> const& values)
+    -> size_type {
+  BULKMAP_EXPECTS(keys.size() == values.size(),
+                  "insert_or_assign: keys and values differ in length");
+  detail::host_input<Key> const k("insert_or_assign", keys);
+  detail::host_input<T> const v("insert_or_assign", values);
+  return insert_or_assign(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()),
+                          v.begin());
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt, class ValueIt, class Op>
+auto device_map<Key, T, Hash, KeyEqual>::insert_or_accumulate(KeyIt keys_first, KeyIt keys_last,
+                                                              ValueIt values_first, Op op)
+    -> size_type {
+  return apply_in_chunks(keys_first, keys_last, values_first, order_rule::fold, op);
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class Op>
+auto device_map<Key, T, Hash, KeyEqual>::insert_or_accumulate(std::vector<Key> const& keys,
+                                                              std::vector<T> const& values, Op op)
+    -> size_type {
+  BULKMAP_EXPECTS(keys.size() == values.size(),
+                  "insert_or_accumulate: keys and values differ in length");
+  detail::host_input<Key> const k("insert_or_accumulate", keys);
+  detail::host_input<T> const v("insert_or_accumulate", values);
+  return insert_or_accumulate(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()),
+                              v.begin(), op);
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt>
+auto device_map<Key, T, Hash, KeyEqual>::count(KeyIt keys_first, KeyIt keys_last) -> size_type {
+  return apply_in_chunks(keys_first, keys_last, thrust::constant_iterator<T>(T{1}),
+                         order_rule::fold, thrust::plus<T>{});
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+auto device_map<Key, T, Hash, KeyEqual>::count(std::vector<Key> const& keys) -> size_type {
+  detail::host_input<Key> const k("count", keys);
+  return count(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()));
+}
+
+// ---- queries and removal ---------------------------------------------------------------------
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt, class OutIt>
+void device_map<Key, T, Hash, KeyEqual>::find(KeyIt keys_first, KeyIt keys_last, OutIt values_out,
+                                              T missing_value) const {
+  auto const n = static_cast<size_type>(thrust::distance(keys_first, keys_last));
+  detail::launch("find", n,
+                 detail::find_fn<view_type, KeyIt, OutIt>{view(), keys_first, values_out, missing_value});
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+std::vector<T> device_map<Key, T, Hash, KeyEqual>::find(std::vector<Key> const& keys,
+                                                        T missing_value) const {
+  detail::host_input<Key> const k("find", keys);
+  detail::host_output<T> out("find", keys.size());
+  find(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), out.begin(), missing_value);
+  return out.take();
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt, class OutIt>
+void device_map<Key, T, Hash, KeyEqual>::contains(KeyIt keys_first, KeyIt keys_last,
+                                                  OutIt flags_out) const {
+  auto const n = static_cast<size_type>(thrust::distance(keys_first, keys_last));
+  detail::launch("contains", n, detail::contains_fn<view_type, KeyIt, OutIt>{view(), keys_first, flags_out});
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+std::vector<bool> device_map<Key, T, Hash, KeyEqual>::contains(std::vector<Key> const& keys) const {
+  detail::host_input<Key> const k("contains", keys);
+  detail::host_output<std::uint8_t> out("contains", keys.size());
+  contains(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), out.begin());
+  std::vector<std::uint8_t> const flags = out.take();
+  return std::vector<bool>(flags.begin(), flags.end());
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt>
+auto device_map<Key, T, Hash, KeyEqual>::erase(KeyIt keys_first, KeyIt keys_last) -> size_type {
+  auto const n = static_cast<size_type>(thrust::distance(keys_first, keys_last));
+  reset_counters();
+  auto* counters = thrust::raw_pointer_cast(counters_.data());
+  detail::launch("erase", n,
+                 detail::erase_fn<view_type, KeyIt>{view(), keys_first, counters + detail::removed});
+  auto const removed = static_cast<size_type>(read_counters()[detail::removed]);
+  size_ -= removed;
+  return removed;
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+auto device_map<Key, T, Hash, KeyEqual>::erase(std::vector<Key> const& keys) -> size_type {
+  detail::host_input<Key> const k("erase", keys);
+  return erase(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()));
+}
+
+// ---- whole-map operations --------------------------------------------------------------------
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class Pred>
+auto device_map<Key, T, Hash, KeyEqual>::retain(Pred pred) -> size_type {
+  reset_counters();
+  auto* counters = thrust::raw_pointer_cast(counters_.data());
+  detail::launch("retain", capacity_ + detail::side_slot_count,
+                 detail::retain_fn<view_type, Pred>{view(), pred, counters + detail::removed});
+  auto const removed = static_cast<size_type>(read_counters()[detail::removed]);
+  size_ -= removed;
+  return removed;
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class U, class Column>
+thrust::device_vector<U> device_map<Key, T, Hash, KeyEqual>::collect(char const* what,
+                                                                      Column column) const {
+  auto out = detail::allocate<U>(what, size_);
+  thrust::counting_iterator<std::uint64_t> const slot_first(0);
+  auto const slot_last = slot_first + static_cast<std::ptrdiff_t>(capacity_ + detail::side_slot_count);
+  detail::translate_errors(what, [&] {
+    thrust::copy_if(thrust::device, thrust::make_transform_iterator(slot_first, column),
+                    thrust::make_transform_iterator(slot_last, column), slot_first, out.begin(),
+                    detail::live_at_fn<view_type>{view()});
+  });
+  return out;
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+thrust::device_vector<Key> device_map<Key, T, Hash, KeyEqual>::keys() const {
+  return collect<Key>("keys", detail::key_at_fn<view_type>{view()});
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+thrust::device_vector<T> device_map<Key, T, Hash, KeyEqual>::values() const {
+  return collect<T>("values", detail::value_at_fn<view_type>{view()});
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+pairs<Key, T> device_map<Key, T, Hash, KeyEqual>::drain() {
+  pairs<Key, T> out{keys(), values()};
+  clear();
+  return out;
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+host_mirror<Key, T> device_map<Key, T, Hash, KeyEqual>::to_host() const {
+  auto k = keys();
+  auto v = values();
+  detail::translate_errors("to_host", [&] { thrust::sort_by_key(k.begin(), k.end(), v.begin()); });
+  return host_mirror<Key, T>(sorted_unique, detail::to_std_vector(k), detail::to_std_vector(v));
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+void device_map<Key, T, Hash, KeyEqual>::assign(host_mirror<Key, T> const& mirror) {
+  size_type const keep = detail::load_limit(capacity_, max_load_factor_);  // keeps the capacity
+  device_map fresh(std::max(mirror.size(), keep), max_load_factor_, hash_, equal_);
+  fresh.insert(mirror.keys(), mirror.values());
+  *this = std::move(fresh);
+}
+
+}  // namespace bulkmap

@@ -1,0 +1,184 @@
+/**
+ * @file detail/table.hpp
+ * @brief The open-addressing table every kernel works on: slot layout, sentinels, probing.
+ *
+ * Layout: `capacity` main slots (a power of two) followed by two side slots. A main slot's key
+ * word is a user key, `empty` or `tombstone`. User keys whose word equals one of those two
+ * sentinels live in the side slots (side slot 0 for `empty`, 1 for `tombstone`), which are
+ * occupied when their key word is `side_occupied` and free when it is `empty`.
+ *
+ * Invariants the kernels rely on:
+ * - A free slot (empty main slot, free side slot) has a value of all-zero bits, so a new key's
+ *   value starts at zero, the identity of `plus` and `bit_or`.
+ * - Claims never reuse a tombstone, and at least one main slot stays empty (claims are budgeted
+ *   below the capacity), so every probe ends.
+ */
+#pragma once
+
+#include <bulkmap/config.hpp>
+
+#include <cuda/atomic>
+#include <cuda/std/cstdint>
+#include <cuda/std/type_traits>
+
+#include <cstdint>
+
+namespace bulkmap::detail {
+
+/// How a user key is stored in a slot: its bits, zero-extended to a 32- or 64-bit word.
+template <class Key>
+struct key_traits {
+  using word = cuda::std::conditional_t<sizeof(Key) <= 4, std::uint32_t, std::uint64_t>;
+  static constexpr word empty = ~word{0};
+  static constexpr word tombstone = ~word{0} - 1;
+  static constexpr word side_occupied = 0;
+  /// 1- and 2-byte keys widen into 32-bit words, so they never equal a sentinel.
+  static constexpr bool needs_side_slots = sizeof(Key) == sizeof(word);
+
+  BULKMAP_HOST_DEVICE static constexpr word encode(Key key) noexcept {
+    return static_cast<word>(static_cast<cuda::std::make_unsigned_t<Key>>(key));
+  }
+  BULKMAP_HOST_DEVICE static constexpr Key decode(word w) noexcept {
+    return static_cast<Key>(static_cast<cuda::std::make_unsigned_t<Key>>(w));
+  }
+  BULKMAP_HOST_DEVICE static constexpr bool is_sentinel(word w) noexcept {
+    return w >= tombstone;
+  }
+};
+
+/// One slot: a key word and its value, array of structs.
+template <class Key, class T>
+struct slot {
+  typename key_traits<Key>::word key;
+  T value;
+};
+
+/// Indices of the map's kernel-side counters.
+enum counter : std::size_t { claims, side_claims, failures, removed, counter_count };
+
+/// Number of side slots after the main table.
+inline constexpr std::size_t side_slot_count = 2;
+
+/**
+ * Per-input slot references written by the locate pass: the slot index in the low bits, and
+ * flags in the high bits.
+ */
+struct ref {
+  static constexpr std::uint64_t failed = std::uint64_t{1} << 63;   ///< no room: retry after growth
+  static constexpr std::uint64_t claimed = std::uint64_t{1} << 62;  ///< this input claimed the slot
+  static constexpr std::uint64_t absent = std::uint64_t{1} << 61;   ///< key absent at chunk start
+  static constexpr std::uint64_t winner = std::uint64_t{1} << 60;   ///< this input writes the value
+  static constexpr std::uint64_t index_mask = winner - 1;
+  static constexpr std::uint64_t npos = index_mask;
+};
+
+template <class U>
+using atomic_ref_t = cuda::atomic_ref<U, cuda::thread_scope_device>;
+
+/// Result of `table_view::find_or_claim`.
+struct claim_result {
+  std::uint64_t index;  ///< slot index, or ref::npos when the claim budget ran out
+  bool claimed;         ///< true when this call claimed the slot for the key
+};
+
+/**
+ * @brief A trivially copyable view of the table, passed by value into per-element functors.
+ * Probing is linear from `hash(key) & mask`.
+ */
+template <class Key, class T, class Hash>
+struct table_view {
+  using traits = key_traits<Key>;
+  using word = typename traits::word;
+  using slot_type = slot<Key, T>;
+  using key_type = Key;
+  using value_type = T;
+
+  slot_type* slots;
+  std::uint64_t capacity;  ///< main slots, a power of two
+  Hash hash;
+  /// Claims of main slots so far; a claim that would reach `claim_limit` fails instead.
+  unsigned long long* claims;
+  unsigned long long claim_limit;
+  /// Claims of side slots so far.
+  unsigned long long* side_claims;
+
+  BULKMAP_HOST_DEVICE std::uint64_t side_index(word w) const noexcept {
+    return capacity + (w == traits::empty ? 0 : 1);
+  }
+
+  BULKMAP_HOST_DEVICE static word load_key(slot_type const& s) noexcept {
+    return atomic_ref_t<word>(const_cast<word&>(s.key)).load(cuda::std::memory_order_relaxed);
+  }
+
+  BULKMAP_HOST_DEVICE bool is_live(std::uint64_t i) const noexcept {
+    word const w = load_key(slots[i]);
+    return i < capacity ? !traits::is_sentinel(w) : w == traits::side_occupied;
+  }
+
+  /// The user key stored in slot `i` (which must be live).
+  BULKMAP_HOST_DEVICE Key key_at(std::uint64_t i) const noexcept {
+    if (i < capacity) return traits::decode(slots[i].key);
+    return traits::decode(i == capacity ? traits::empty : traits::tombstone);
+  }
+
+  /// Index of `key`'s slot, or `ref::npos` when absent. O(probe length).
+  BULKMAP_HOST_DEVICE std::uint64_t find(Key key) const noexcept {
+    word const w = traits::encode(key);
+    if constexpr (traits::needs_side_slots) {
+      if (traits::is_sentinel(w)) {
+        std::uint64_t const i = side_index(w);
+        return load_key(slots[i]) == traits::side_occupied ? i : ref::npos;
+      }
+    }
+    std::uint64_t const mask = capacity - 1;
+    for (std::uint64_t i = hash(key) & mask;; i = (i + 1) & mask) {
+      word const s = load_key(slots[i]);
+      if (s == w) return i;
+      if (s == traits::empty) return ref::npos;
+    }
+  }
+
+  /**
+   * @brief Finds `key`, or claims an empty slot for it if the claim budget allows.
+   * A claim takes one unit of the budget before its compare-and-swap and gives it back if another
+   * thread claimed the slot for the same key first. The new slot's value is zero (invariant).
+   */
+  BULKMAP_HOST_DEVICE claim_result find_or_claim(Key key) const noexcept {
+    word const w = traits::encode(key);
+    if constexpr (traits::needs_side_slots) {
+      if (traits::is_sentinel(w)) {
+        std::uint64_t const i = side_index(w);
+        word expected = traits::empty;
+        bool const won = atomic_ref_t<word>(slots[i].key).compare_exchange_strong(
+            expected, traits::side_occupied, cuda::std::memory_order_relaxed);
+        if (won) atomic_ref_t<unsigned long long>(*side_claims).fetch_add(1, cuda::std::memory_order_relaxed);
+        return {i, won};
+      }
+    }
+    std::uint64_t const mask = capacity - 1;
+    bool reserved = false;
+    for (std::uint64_t i = hash(key) & mask;; i = (i + 1) & mask) {
+      word s = load_key(slots[i]);
+      if (s == w) return {i, false};
+      if (s != traits::empty) continue;
+      if (!reserved) {
+        atomic_ref_t<unsigned long long> budget(*claims);
+        if (budget.fetch_add(1, cuda::std::memory_order_relaxed) >= claim_limit) {
+          budget.fetch_sub(1, cuda::std::memory_order_relaxed);
+          return {ref::npos, false};
+        }
+        reserved = true;
+      }
+      if (atomic_ref_t<word>(slots[i].key)
+              .compare_exchange_strong(s, w, cuda::std::memory_order_relaxed)) {
+        return {i, true};
+      }
+      if (s == w) {  // another thread claimed this slot for the same key
+        atomic_ref_t<unsigned long long>(*claims).fetch_sub(1, cuda::std::memory_order_relaxed);
+        return {i, false};
+      }
+    }
+  }
+};
+
+}  // namespace bulkmap::detail

@@ -1,0 +1,62 @@
+/**
+ * @file accumulate.hpp
+ * @brief Folding a value into a slot with a binary operator, atomically.
+ *
+ * `thrust::plus`, `bit_or`, `minimum` and `maximum` map to one atomic read-modify-write; any other
+ * operator runs a compare-and-swap loop. `plus` and `bit_or` have the identity zero, which is
+ * the value of every new slot, so insert-or-accumulate with them needs no ordering pass.
+ */
+#pragma once
+
+#include <bulkmap/detail/table.hpp>
+
+#include <thrust/functional.h>
+
+#include <type_traits>
+
+namespace bulkmap::detail {
+
+template <class Op, template <class> class Functor, class T>
+inline constexpr bool is_functor_v =
+    std::is_same_v<Op, Functor<T>> || std::is_same_v<Op, Functor<void>>;
+
+/// True when `Op` has the identity zero, so a new slot (value zero) can be folded into directly.
+template <class Op, class T>
+inline constexpr bool has_zero_identity_v =
+    is_functor_v<Op, thrust::plus, T> || (std::is_integral_v<T> && is_functor_v<Op, thrust::bit_or, T>);
+
+/// `*target = op(*target, v)`, atomically.
+template <class T, class Op>
+BULKMAP_HOST_DEVICE void atomic_fold(T& target, T v, Op op) {
+  atomic_ref_t<T> a(target);
+  constexpr auto relaxed = cuda::std::memory_order_relaxed;
+  if constexpr (is_functor_v<Op, thrust::plus, T>) {
+    a.fetch_add(v, relaxed);
+  } else if constexpr (std::is_integral_v<T> && is_functor_v<Op, thrust::bit_or, T>) {
+    a.fetch_or(v, relaxed);
+  } else if constexpr (std::is_integral_v<T> && is_functor_v<Op, thrust::minimum, T>) {
+    a.fetch_min(v, relaxed);
+  } else if constexpr (std::is_integral_v<T> && is_functor_v<Op, thrust::maximum, T>) {
+    a.fetch_max(v, relaxed);
+  } else {
+    T expected = a.load(relaxed);
+    while (!a.compare_exchange_weak(expected, static_cast<T>(op(expected, v)), relaxed)) {
+    }
+  }
+}
+
+/// Folds value i into the slot its ref names (the fast path: `Op` has the identity zero).
+template <class View, class ValueIt, class Op>
+struct accumulate_fn {
+  View table;
+  ValueIt values;
+  std::uint64_t const* refs;
+  Op op;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    using T = typename View::value_type;
+    atomic_fold(table.slots[refs[i] & ref::index_mask].value, static_cast<T>(values[i]), op);
+  }
+};
+
+}  // namespace bulkmap::detail

@@ -1,0 +1,36 @@
+/**
+ * @file compact.hpp
+ * @brief Per-slot accessors for Thrust compaction of the live pairs (keys, values, drain, to_host).
+ */
+#pragma once
+
+#include <bulkmap/detail/table.hpp>
+
+namespace bulkmap::detail {
+
+/// Stencil: whether slot s holds a live pair.
+template <class View>
+struct live_at_fn {
+  View table;
+  BULKMAP_HOST_DEVICE bool operator()(std::uint64_t s) const { return table.is_live(s); }
+};
+
+/// The user key of slot s (side slots included).
+template <class View>
+struct key_at_fn {
+  View table;
+  BULKMAP_HOST_DEVICE typename View::key_type operator()(std::uint64_t s) const {
+    return table.key_at(s);
+  }
+};
+
+/// The value of slot s.
+template <class View>
+struct value_at_fn {
+  View table;
+  BULKMAP_HOST_DEVICE typename View::value_type operator()(std::uint64_t s) const {
+    return table.slots[s].value;
+  }
+};
+
+}  // namespace bulkmap::detail

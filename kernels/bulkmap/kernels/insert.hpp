@@ -1,0 +1,117 @@
+/**
+ * @file insert.hpp
+ * @brief Ordered insertion: which input of a batch writes a key's value.
+ *
+ * `insert` keeps the first occurrence of a repeated key, `insert_or_assign` the last, as the
+ * sequential loop would; `insert_or_accumulate` with an operator whose identity is not zero
+ * starts a new key from one input's value and folds the others in. After the locate pass, the
+ * inputs that take part (see below) elect one writer per slot:
+ *
+ * 1. `tag_fn`: each takes an atomic max of its tag into the low 32 bits of the slot's value, which
+ *    is zero for every participating slot. First-wins tags fall with the input index, last-wins
+ *    tags rise with it; all tags are non-zero.
+ * 2. `elect_fn`: the input whose tag stayed is the slot's writer (`ref::winner`).
+ * 3. `write_fn`: each writer stores its value.
+ * 4. `fold_fn` (accumulate only): every other input folds its value in.
+ *
+ * Participants: `insert` and `insert_or_accumulate`, the inputs whose key was absent at the chunk's
+ * start; `insert_or_assign`, every input, after `zero_fn` cleared the values it will overwrite.
+ * Chunks hold fewer than 2^31 inputs, so tags fit in 32 bits.
+ */
+#pragma once
+
+#include <bulkmap/detail/table.hpp>
+#include <bulkmap/kernels/accumulate.hpp>
+
+namespace bulkmap::detail {
+
+/// Low 32 bits of a slot value, where the tags go.
+template <class T>
+BULKMAP_HOST_DEVICE std::uint32_t& tag_word(T& value) {
+  return *reinterpret_cast<std::uint32_t*>(&value);
+}
+
+/// The tag of input i: larger wins. First-wins: 2^31 - i; last-wins: i + 1.
+BULKMAP_HOST_DEVICE inline std::uint32_t input_tag(std::uint64_t i, bool first_wins) {
+  return first_wins ? static_cast<std::uint32_t>((std::uint64_t{1} << 31) - i)
+                    : static_cast<std::uint32_t>(i + 1);
+}
+
+/// Clears the value of every slot the chunk refers to (`insert_or_assign` overwrites them all).
+template <class View>
+struct zero_fn {
+  View table;
+  std::uint64_t const* refs;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    using T = typename View::value_type;
+    atomic_ref_t<T>(table.slots[refs[i] & ref::index_mask].value)
+        .store(T{}, cuda::std::memory_order_relaxed);
+  }
+};
+
+/// Step 1: atomic max of the input's tag into its slot.
+template <class View>
+struct tag_fn {
+  View table;
+  std::uint64_t const* refs;
+  bool all_participate;
+  bool first_wins;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    if (!all_participate && !(refs[i] & ref::absent)) return;
+    auto& word = tag_word(table.slots[refs[i] & ref::index_mask].value);
+    atomic_ref_t<std::uint32_t>(word).fetch_max(input_tag(i, first_wins),
+                                                cuda::std::memory_order_relaxed);
+  }
+};
+
+/// Step 2: the input whose tag is in its slot becomes the writer.
+template <class View>
+struct elect_fn {
+  View table;
+  std::uint64_t* refs;
+  bool all_participate;
+  bool first_wins;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    if (!all_participate && !(refs[i] & ref::absent)) return;
+    auto& word = tag_word(table.slots[refs[i] & ref::index_mask].value);
+    if (atomic_ref_t<std::uint32_t>(word).load(cuda::std::memory_order_relaxed) ==
+        input_tag(i, first_wins)) {
+      refs[i] |= ref::winner;
+    }
+  }
+};
+
+/// Step 3: writers store their value.
+template <class View, class ValueIt>
+struct write_fn {
+  View table;
+  ValueIt values;
+  std::uint64_t const* refs;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    using T = typename View::value_type;
+    if (!(refs[i] & ref::winner)) return;
+    atomic_ref_t<T>(table.slots[refs[i] & ref::index_mask].value)
+        .store(static_cast<T>(values[i]), cuda::std::memory_order_relaxed);
+  }
+};
+
+/// Step 4 (accumulate): every input that did not write folds its value in.
+template <class View, class ValueIt, class Op>
+struct fold_fn {
+  View table;
+  ValueIt values;
+  std::uint64_t const* refs;
+  Op op;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    using T = typename View::value_type;
+    if (refs[i] & ref::winner) return;
+    atomic_fold(table.slots[refs[i] & ref::index_mask].value, static_cast<T>(values[i]), op);
+  }
+};
+
+}  // namespace bulkmap::detail

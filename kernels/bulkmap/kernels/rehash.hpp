@@ -1,0 +1,34 @@
+/**
+ * @file rehash.hpp
+ * @brief Moving every live pair into a new table (growth, shrink, dropping tombstones).
+ */
+#pragma once
+
+#include <bulkmap/detail/table.hpp>
+
+namespace bulkmap::detail {
+
+/// Reinserts live main slot `s` of `from` into `to`; side slots are copied by the host.
+template <class View>
+struct rehash_fn {
+  View from;
+  View to;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t s) const {
+    using traits = typename View::traits;
+    using word = typename traits::word;
+    word const w = from.slots[s].key;
+    if (traits::is_sentinel(w)) return;
+    std::uint64_t const mask = to.capacity - 1;
+    for (std::uint64_t i = to.hash(traits::decode(w)) & mask;; i = (i + 1) & mask) {
+      word expected = traits::empty;
+      if (atomic_ref_t<word>(to.slots[i].key)
+              .compare_exchange_strong(expected, w, cuda::std::memory_order_relaxed)) {
+        to.slots[i].value = from.slots[s].value;
+        return;
+      }
+    }
+  }
+};
+
+}  // namespace bulkmap::detail

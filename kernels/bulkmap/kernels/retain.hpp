@@ -1,0 +1,28 @@
+/**
+ * @file retain.hpp
+ * @brief `retain`: frees every live slot whose pair fails the predicate. One thread per slot.
+ */
+#pragma once
+
+#include <bulkmap/detail/table.hpp>
+#include <bulkmap/kernels/erase.hpp>
+
+namespace bulkmap::detail {
+
+template <class View, class Pred>
+struct retain_fn {
+  View table;
+  Pred pred;
+  unsigned long long* removed;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t s) const {
+    if (!table.is_live(s)) return;
+    typename View::key_type const key = table.key_at(s);
+    typename View::value_type const value = table.slots[s].value;
+    if (!pred(key, value) && free_slot(table, s)) {
+      atomic_ref_t<unsigned long long>(*removed).fetch_add(1, cuda::std::memory_order_relaxed);
+    }
+  }
+};
+
+}  // namespace bulkmap::detail
