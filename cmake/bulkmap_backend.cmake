@@ -1,4 +1,5 @@
-# Backend selection: BULKMAP_BACKEND=auto|cuda|omp.
+# Backend selection: BULKMAP_BACKEND=auto|cuda|omp. Used by bulkmap's own build and, installed
+# next to bulkmap-config.cmake, by projects that find_package(bulkmap).
 #   auto picks cuda when nvcc and an NVIDIA GPU are present, else omp.
 # Both backends take Thrust/CUB/libcu++ (CCCL) from the CUDA toolkit; omp builds with the host
 # compiler only and runs Thrust's OpenMP device system on all cores.
@@ -49,7 +50,9 @@ endif()
 find_package(CUDAToolkit REQUIRED)
 find_package(Thrust CONFIG REQUIRED HINTS "${CUDAToolkit_LIBRARY_DIR}/cmake/thrust"
              "${CUDAToolkit_LIBRARY_ROOT}/lib/cmake/thrust" "${CUDAToolkit_TARGET_DIR}/lib/cmake/thrust")
-if(BULKMAP_BACKEND_RESOLVED STREQUAL "cuda")
+if(TARGET bulkmap_thrust)
+  # already made by an earlier inclusion (bulkmap built in this tree, and found again)
+elseif(BULKMAP_BACKEND_RESOLVED STREQUAL "cuda")
   thrust_create_target(bulkmap_thrust HOST CPP DEVICE CUDA)
 else()
   thrust_create_target(bulkmap_thrust HOST CPP DEVICE OMP)

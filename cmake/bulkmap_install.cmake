@@ -16,4 +16,5 @@ write_basic_package_version_file("${CMAKE_CURRENT_BINARY_DIR}/bulkmap-config-ver
   COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/bulkmap-config.cmake"
               "${CMAKE_CURRENT_BINARY_DIR}/bulkmap-config-version.cmake"
+              cmake/bulkmap_backend.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/bulkmap)

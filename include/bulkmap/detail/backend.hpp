@@ -35,6 +35,16 @@ decltype(auto) translate_errors(char const* what, F&& f) {
   } catch (bulkmap::error const&) {
     throw;
   } catch (std::bad_alloc const& e) {
+#if defined(BULKMAP_BACKEND_CUDA)
+    // Thrust reports any failed cudaMalloc as bad_alloc, a missing GPU or driver included.
+    int devices = 0;
+    if (cudaError_t const status = cudaGetDeviceCount(&devices); status != cudaSuccess || devices == 0) {
+      (void)cudaGetLastError();
+      throw cuda_error(static_cast<int>(status), what,
+                       std::string("bulkmap: ") + what + ": no usable CUDA device (" +
+                           cudaGetErrorString(status) + ")");
+    }
+#endif
     throw out_of_memory(std::string("bulkmap: ") + what + ": allocation failed (" + e.what() + ")");
   } catch (thrust::system_error const& e) {
 #if defined(BULKMAP_BACKEND_CUDA)

@@ -1,0 +1,23 @@
+# ctest script: configures, builds and runs tests/package/consumer in one mode.
+# -D MODE=find|subdirectory -D SOURCE_DIR=... -D WORK_DIR=... -D BACKEND=... [-D PREFIX=...]
+file(REMOVE_RECURSE "${WORK_DIR}")
+set(args -S "${SOURCE_DIR}/tests/package/consumer" -B "${WORK_DIR}"
+    -DBULKMAP_CONSUMER_MODE=${MODE} -DBULKMAP_BACKEND=${BACKEND} -DCMAKE_BUILD_TYPE=Release)
+if(MODE STREQUAL "find")
+  list(APPEND args "-DCMAKE_PREFIX_PATH=${PREFIX}")
+else()
+  list(APPEND args "-DBULKMAP_SOURCE_DIR=${SOURCE_DIR}")
+endif()
+foreach(step IN ITEMS configure build run)
+  if(step STREQUAL "configure")
+    set(cmd "${CMAKE_COMMAND}" ${args})
+  elseif(step STREQUAL "build")
+    set(cmd "${CMAKE_COMMAND}" --build "${WORK_DIR}")
+  else()
+    set(cmd "${WORK_DIR}/consumer")
+  endif()
+  execute_process(COMMAND ${cmd} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "consumer (${MODE}): ${step} failed (${rc})")
+  endif()
+endforeach()
