@@ -12,17 +12,16 @@
  */
 #pragma once
 
+#include <thrust/device_vector.h>
+#include <thrust/functional.h>
+
+#include <array>
 #include <bulkmap/config.hpp>
 #include <bulkmap/detail/table.hpp>
 #include <bulkmap/error.hpp>
 #include <bulkmap/hash.hpp>
 #include <bulkmap/host_mirror.hpp>
 #include <bulkmap/pairs.hpp>
-
-#include <thrust/device_vector.h>
-#include <thrust/functional.h>
-
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -57,7 +56,7 @@ template <class Key, class T, class Hash = bulkmap::hash<Key>,
 class device_map {
   static_assert(std::is_integral_v<Key> && !std::is_same_v<Key, bool> && sizeof(Key) <= 8,
                 "bulkmap::device_map: Key must be an integral type of 1 to 8 bytes (not bool)");
-  static_assert((std::is_integral_v<T> || std::is_floating_point_v<T>) && !std::is_same_v<T, bool> &&
+  static_assert((std::is_integral_v<T> || std::is_floating_point_v<T>)&&!std::is_same_v<T, bool> &&
                     (sizeof(T) == 4 || sizeof(T) == 8),
                 "bulkmap::device_map: T must be an integral or floating type of 4 or 8 bytes");
   static_assert(std::is_same_v<KeyEqual, bulkmap::equal_to<Key>>,
@@ -300,9 +299,9 @@ class device_map {
   double max_load_factor_;
   Hash hash_;
   KeyEqual equal_;
-  size_type capacity_ = 0;   ///< slots in the main table (a power of two)
-  size_type size_ = 0;       ///< live keys, side slots included
-  size_type occupied_ = 0;   ///< main-table slots that are live or tombstones
+  size_type capacity_ = 0;                  ///< slots in the main table (a power of two)
+  size_type size_ = 0;                      ///< live keys, side slots included
+  size_type occupied_ = 0;                  ///< main-table slots that are live or tombstones
   thrust::device_vector<slot_type> slots_;  ///< capacity_ main slots, then the 2 side slots
   mutable thrust::device_vector<unsigned long long> counters_;  ///< kernel-side counts
 };

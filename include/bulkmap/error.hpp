@@ -8,7 +8,6 @@
 #pragma once
 
 #include <bulkmap/config.hpp>
-
 #include <stdexcept>
 #include <string>
 
@@ -57,12 +56,13 @@ class out_of_memory : public error {
  * @brief Throws `std::invalid_argument` naming the failed condition and file:line unless `cond`.
  * For checks on arguments a caller passed in.
  */
-#define BULKMAP_EXPECTS(cond, message)                                                        \
-  do {                                                                                         \
-    if (!(cond)) {                                                                             \
-      throw std::invalid_argument(std::string("bulkmap: ") + (message) + " (" #cond " failed at " \
-                                  __FILE__ ":" BULKMAP_STRINGIFY(__LINE__) ")");               \
-    }                                                                                          \
+#define BULKMAP_EXPECTS(cond, message)                                   \
+  do {                                                                   \
+    if (!(cond)) {                                                       \
+      throw std::invalid_argument(std::string("bulkmap: ") + (message) + \
+                                  " (" #cond " failed at " __FILE__      \
+                                  ":" BULKMAP_STRINGIFY(__LINE__) ")");  \
+    }                                                                    \
   } while (0)
 
 #if defined(BULKMAP_BACKEND_CUDA)
@@ -71,20 +71,19 @@ class out_of_memory : public error {
  * @brief Evaluates a CUDA runtime call; throws `bulkmap::out_of_memory` for
  * `cudaErrorMemoryAllocation` and `bulkmap::cuda_error` for any other failure.
  */
-#define BULKMAP_CUDA_TRY(call)                                                                \
-  do {                                                                                         \
-    cudaError_t const bulkmap_status_ = (call);                                                \
-    if (bulkmap_status_ != cudaSuccess) {                                                      \
-      std::string const bulkmap_where_ = #call " at " __FILE__ ":" BULKMAP_STRINGIFY(__LINE__); \
-      if (bulkmap_status_ == cudaErrorMemoryAllocation) {                                      \
-        (void)cudaGetLastError();                                                              \
-        throw ::bulkmap::out_of_memory("bulkmap: out of device memory in " + bulkmap_where_);  \
-      }                                                                                        \
-      throw ::bulkmap::cuda_error(static_cast<int>(bulkmap_status_), bulkmap_where_,          \
-                                  std::string("bulkmap: ") +                                   \
-                                      cudaGetErrorString(bulkmap_status_) + " in " +           \
-                                      bulkmap_where_);                                         \
-    }                                                                                          \
+#define BULKMAP_CUDA_TRY(call)                                                                     \
+  do {                                                                                             \
+    cudaError_t const bulkmap_status_ = (call);                                                    \
+    if (bulkmap_status_ != cudaSuccess) {                                                          \
+      std::string const bulkmap_where_ = #call " at " __FILE__ ":" BULKMAP_STRINGIFY(__LINE__);    \
+      if (bulkmap_status_ == cudaErrorMemoryAllocation) {                                          \
+        (void)cudaGetLastError();                                                                  \
+        throw ::bulkmap::out_of_memory("bulkmap: out of device memory in " + bulkmap_where_);      \
+      }                                                                                            \
+      throw ::bulkmap::cuda_error(static_cast<int>(bulkmap_status_), bulkmap_where_,               \
+                                  std::string("bulkmap: ") + cudaGetErrorString(bulkmap_status_) + \
+                                      " in " + bulkmap_where_);                                    \
+    }                                                                                              \
   } while (0)
 #else
 /// On the omp backend there is no CUDA runtime: the call is evaluated and must succeed.

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <bulkmap/config.hpp>
-
 #include <cstdint>
 #include <type_traits>
 

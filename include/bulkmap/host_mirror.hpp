@@ -62,9 +62,15 @@ class host_mirror {
     reference operator*() const { return {*k_, *v_}; }
     reference operator[](difference_type n) const { return {k_[n], v_[n]}; }
     basic_iterator& operator++() { return ++k_, ++v_, *this; }
-    basic_iterator operator++(int) { auto old = *this; return ++*this, old; }
+    basic_iterator operator++(int) {
+      auto old = *this;
+      return ++*this, old;
+    }
     basic_iterator& operator--() { return --k_, --v_, *this; }
-    basic_iterator operator--(int) { auto old = *this; return --*this, old; }
+    basic_iterator operator--(int) {
+      auto old = *this;
+      return --*this, old;
+    }
     basic_iterator& operator+=(difference_type n) { return k_ += n, v_ += n, *this; }
     basic_iterator& operator-=(difference_type n) { return k_ -= n, v_ -= n, *this; }
     friend basic_iterator operator+(basic_iterator it, difference_type n) { return it += n; }
@@ -95,7 +101,8 @@ class host_mirror {
     }
     std::vector<size_type> order(keys.size());
     std::iota(order.begin(), order.end(), size_type{0});
-    std::sort(order.begin(), order.end(), [&](size_type a, size_type b) { return keys[a] < keys[b]; });
+    std::sort(order.begin(), order.end(),
+              [&](size_type a, size_type b) { return keys[a] < keys[b]; });
     keys_.reserve(keys.size());
     values_.reserve(values.size());
     for (size_type i : order) {

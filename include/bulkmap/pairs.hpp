@@ -4,9 +4,9 @@
  */
 #pragma once
 
-#include <bulkmap/config.hpp>
-
 #include <thrust/device_vector.h>
+
+#include <bulkmap/config.hpp>
 
 namespace bulkmap {
 

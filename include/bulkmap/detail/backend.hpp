@@ -6,9 +6,6 @@
  */
 #pragma once
 
-#include <bulkmap/config.hpp>
-#include <bulkmap/error.hpp>
-
 #include <thrust/copy.h>
 #include <thrust/device_vector.h>
 #include <thrust/execution_policy.h>
@@ -16,6 +13,8 @@
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/system_error.h>
 
+#include <bulkmap/config.hpp>
+#include <bulkmap/error.hpp>
 #include <cstdint>
 #include <new>
 #include <string>
@@ -38,7 +37,8 @@ decltype(auto) translate_errors(char const* what, F&& f) {
 #if defined(BULKMAP_BACKEND_CUDA)
     // Thrust reports any failed cudaMalloc as bad_alloc, a missing GPU or driver included.
     int devices = 0;
-    if (cudaError_t const status = cudaGetDeviceCount(&devices); status != cudaSuccess || devices == 0) {
+    if (cudaError_t const status = cudaGetDeviceCount(&devices);
+        status != cudaSuccess || devices == 0) {
       (void)cudaGetLastError();
       throw cuda_error(static_cast<int>(status), what,
                        std::string("bulkmap: ") + what + ": no usable CUDA device (" +
@@ -91,7 +91,8 @@ class host_input {
  private:
   T const* data_;
 #else
-      : data_(translate_errors(what, [&] { return thrust::device_vector<T>(v.begin(), v.end()); })) {
+      : data_(
+            translate_errors(what, [&] { return thrust::device_vector<T>(v.begin(), v.end()); })) {
   }
   [[nodiscard]] auto begin() const noexcept { return data_.begin(); }
 

@@ -14,6 +14,14 @@
  */
 #pragma once
 
+#include <thrust/copy.h>
+#include <thrust/fill.h>
+#include <thrust/iterator/constant_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
+#include <thrust/sort.h>
+
+#include <algorithm>
+#include <array>
 #include <bulkmap/detail/backend.hpp>
 #include <bulkmap/kernels/accumulate.hpp>
 #include <bulkmap/kernels/compact.hpp>
@@ -23,15 +31,6 @@
 #include <bulkmap/kernels/locate.hpp>
 #include <bulkmap/kernels/rehash.hpp>
 #include <bulkmap/kernels/retain.hpp>
-
-#include <thrust/copy.h>
-#include <thrust/fill.h>
-#include <thrust/iterator/constant_iterator.h>
-#include <thrust/iterator/transform_iterator.h>
-#include <thrust/sort.h>
-
-#include <algorithm>
-#include <array>
 #include <cmath>
 #include <iterator>
 #include <limits>
@@ -64,15 +63,16 @@ inline std::size_t capacity_for(std::size_t n, double max_load_factor) {
 
 }  // namespace detail
 
-// ---- construction, size and capacity -------------------------------------------------------------
+// ---- construction, size and capacity
+// -------------------------------------------------------------
 
 template <class Key, class T, class Hash, class KeyEqual>
 device_map<Key, T, Hash, KeyEqual>::device_map(size_type n, double max_load_factor,
                                                Hash const& hash, KeyEqual const& equal)
     : max_load_factor_(max_load_factor), hash_(hash), equal_(equal) {
-  BULKMAP_EXPECTS(max_load_factor > 0.0 && max_load_factor < 1.0,
-                  "device_map: max_load_factor must be in (0, 1), got " +
-                      std::to_string(max_load_factor));
+  BULKMAP_EXPECTS(
+      max_load_factor > 0.0 && max_load_factor < 1.0,
+      "device_map: max_load_factor must be in (0, 1), got " + std::to_string(max_load_factor));
   capacity_ = detail::capacity_for(n, max_load_factor_);
   slots_ = detail::allocate<slot_type>("device_map", capacity_ + detail::side_slot_count,
                                        slot_type{traits_type::empty, T{}});
@@ -116,9 +116,9 @@ auto device_map<Key, T, Hash, KeyEqual>::live_side_slots() const -> size_type {
       thrust::copy(slots_.begin() + static_cast<std::ptrdiff_t>(capacity_), slots_.end(),
                    side.begin());
     });
-    return static_cast<size_type>(
-        std::count_if(side.begin(), side.end(),
-                      [](slot_type const& s) { return s.key == traits_type::side_occupied; }));
+    return static_cast<size_type>(std::count_if(side.begin(), side.end(), [](slot_type const& s) {
+      return s.key == traits_type::side_occupied;
+    }));
   }
 }
 
@@ -167,21 +167,22 @@ void device_map<Key, T, Hash, KeyEqual>::clear() {
 
 template <class Key, class T, class Hash, class KeyEqual>
 template <class KeyIt>
-void device_map<Key, T, Hash, KeyEqual>::locate_chunk(KeyIt keys, size_type n,
-                                                      std::uint64_t* refs, bool mark_absent) {
+void device_map<Key, T, Hash, KeyEqual>::locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs,
+                                                      bool mark_absent) {
   if (mark_absent) {
-    detail::launch("mark absent keys", n, detail::mark_absent_fn<view_type, KeyIt>{view(), keys, refs});
+    detail::launch("mark absent keys", n,
+                   detail::mark_absent_fn<view_type, KeyIt>{view(), keys, refs});
   } else {
-    detail::translate_errors("locate", [&] {
-      thrust::fill(thrust::device, refs, refs + n, std::uint64_t{0});
-    });
+    detail::translate_errors(
+        "locate", [&] { thrust::fill(thrust::device, refs, refs + n, std::uint64_t{0}); });
   }
   size_type new_keys = 0;  // claimed by this chunk, for the rollback
   for (;;) {
     reset_counters();
     auto* counters = thrust::raw_pointer_cast(counters_.data());
-    detail::launch("locate", n,
-                   detail::claim_fn<view_type, KeyIt>{view(), keys, refs, counters + detail::failures});
+    detail::launch(
+        "locate", n,
+        detail::claim_fn<view_type, KeyIt>{view(), keys, refs, counters + detail::failures});
     auto const c = read_counters();
     occupied_ += c[detail::claims];
     size_ += c[detail::claims] + c[detail::side_claims];
@@ -197,8 +198,8 @@ void device_map<Key, T, Hash, KeyEqual>::locate_chunk(KeyIt keys, size_type n,
                                                           static_cast<double>(c[detail::claims]) /
                                                           static_cast<double>(succeeded)));
     estimate = std::clamp<size_type>(estimate, 1, failed);
-    bool const mostly_tombstones =
-        occupied_ - (size_ - live_side_slots()) > detail::load_limit(capacity_, max_load_factor_) / 2;
+    bool const mostly_tombstones = occupied_ - (size_ - live_side_slots()) >
+                                   detail::load_limit(capacity_, max_load_factor_) / 2;
     try {
       size_type const wanted = detail::capacity_for(size_ + estimate, max_load_factor_);
       rehash(std::max(wanted, mostly_tombstones ? capacity_ : 2 * capacity_));
@@ -220,7 +221,8 @@ void device_map<Key, T, Hash, KeyEqual>::apply_chunk(KeyIt keys, ValueIt values,
   locate_chunk(keys, n, refs, !direct && !all_participate);
   view_type const v = view();
   if (direct) {
-    detail::launch("accumulate", n, detail::accumulate_fn<view_type, ValueIt, Op>{v, values, refs, op});
+    detail::launch("accumulate", n,
+                   detail::accumulate_fn<view_type, ValueIt, Op>{v, values, refs, op});
     return;
   }
   if (all_participate) detail::launch("clear values", n, detail::zero_fn<view_type>{v, refs});
@@ -244,7 +246,8 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
   for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
     size_type const m = std::min(detail::chunk_size, n - offset);
     auto const d = static_cast<std::ptrdiff_t>(offset);
-    apply_chunk(keys_first + d, values_first + d, m, thrust::raw_pointer_cast(refs.data()), rule, op);
+    apply_chunk(keys_first + d, values_first + d, m, thrust::raw_pointer_cast(refs.data()), rule,
+                op);
   }
   return size_ - before;
 }
@@ -327,8 +330,9 @@ template <class KeyIt, class OutIt>
 void device_map<Key, T, Hash, KeyEqual>::find(KeyIt keys_first, KeyIt keys_last, OutIt values_out,
                                               T missing_value) const {
   auto const n = static_cast<size_type>(thrust::distance(keys_first, keys_last));
-  detail::launch("find", n,
-                 detail::find_fn<view_type, KeyIt, OutIt>{view(), keys_first, values_out, missing_value});
+  detail::launch(
+      "find", n,
+      detail::find_fn<view_type, KeyIt, OutIt>{view(), keys_first, values_out, missing_value});
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
@@ -345,7 +349,8 @@ template <class KeyIt, class OutIt>
 void device_map<Key, T, Hash, KeyEqual>::contains(KeyIt keys_first, KeyIt keys_last,
                                                   OutIt flags_out) const {
   auto const n = static_cast<size_type>(thrust::distance(keys_first, keys_last));
-  detail::launch("contains", n, detail::contains_fn<view_type, KeyIt, OutIt>{view(), keys_first, flags_out});
+  detail::launch("contains", n,
+                 detail::contains_fn<view_type, KeyIt, OutIt>{view(), keys_first, flags_out});
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
@@ -363,8 +368,9 @@ auto device_map<Key, T, Hash, KeyEqual>::erase(KeyIt keys_first, KeyIt keys_last
   auto const n = static_cast<size_type>(thrust::distance(keys_first, keys_last));
   reset_counters();
   auto* counters = thrust::raw_pointer_cast(counters_.data());
-  detail::launch("erase", n,
-                 detail::erase_fn<view_type, KeyIt>{view(), keys_first, counters + detail::removed});
+  detail::launch(
+      "erase", n,
+      detail::erase_fn<view_type, KeyIt>{view(), keys_first, counters + detail::removed});
   auto const removed = static_cast<size_type>(read_counters()[detail::removed]);
   size_ -= removed;
   return removed;
@@ -393,10 +399,11 @@ auto device_map<Key, T, Hash, KeyEqual>::retain(Pred pred) -> size_type {
 template <class Key, class T, class Hash, class KeyEqual>
 template <class U, class Column>
 thrust::device_vector<U> device_map<Key, T, Hash, KeyEqual>::collect(char const* what,
-                                                                      Column column) const {
+                                                                     Column column) const {
   auto out = detail::allocate<U>(what, size_);
   thrust::counting_iterator<std::uint64_t> const slot_first(0);
-  auto const slot_last = slot_first + static_cast<std::ptrdiff_t>(capacity_ + detail::side_slot_count);
+  auto const slot_last =
+      slot_first + static_cast<std::ptrdiff_t>(capacity_ + detail::side_slot_count);
   detail::translate_errors(what, [&] {
     thrust::copy_if(thrust::device, thrust::make_transform_iterator(slot_first, column),
                     thrust::make_transform_iterator(slot_last, column), slot_first, out.begin(),

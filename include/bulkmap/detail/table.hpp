@@ -16,12 +16,10 @@
 #pragma once
 
 #include <bulkmap/config.hpp>
-
+#include <cstdint>
 #include <cuda/atomic>
 #include <cuda/std/cstdint>
 #include <cuda/std/type_traits>
-
-#include <cstdint>
 
 namespace bulkmap::detail {
 
@@ -41,9 +39,7 @@ struct key_traits {
   BULKMAP_HOST_DEVICE static constexpr Key decode(word w) noexcept {
     return static_cast<Key>(static_cast<cuda::std::make_unsigned_t<Key>>(w));
   }
-  BULKMAP_HOST_DEVICE static constexpr bool is_sentinel(word w) noexcept {
-    return w >= tombstone;
-  }
+  BULKMAP_HOST_DEVICE static constexpr bool is_sentinel(word w) noexcept { return w >= tombstone; }
 };
 
 /// One slot: a key word and its value, array of structs.
@@ -149,9 +145,12 @@ struct table_view {
       if (traits::is_sentinel(w)) {
         std::uint64_t const i = side_index(w);
         word expected = traits::empty;
-        bool const won = atomic_ref_t<word>(slots[i].key).compare_exchange_strong(
-            expected, traits::side_occupied, cuda::std::memory_order_relaxed);
-        if (won) atomic_ref_t<unsigned long long>(*side_claims).fetch_add(1, cuda::std::memory_order_relaxed);
+        bool const won = atomic_ref_t<word>(slots[i].key)
+                             .compare_exchange_strong(expected, traits::side_occupied,
+                                                      cuda::std::memory_order_relaxed);
+        if (won)
+          atomic_ref_t<unsigned long long>(*side_claims)
+              .fetch_add(1, cuda::std::memory_order_relaxed);
         return {i, won};
       }
     }

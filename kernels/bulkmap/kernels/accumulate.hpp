@@ -8,10 +8,9 @@
  */
 #pragma once
 
-#include <bulkmap/detail/table.hpp>
-
 #include <thrust/functional.h>
 
+#include <bulkmap/detail/table.hpp>
 #include <type_traits>
 
 namespace bulkmap::detail {
@@ -22,8 +21,9 @@ inline constexpr bool is_functor_v =
 
 /// True when `Op` has the identity zero, so a new slot (value zero) can be folded into directly.
 template <class Op, class T>
-inline constexpr bool has_zero_identity_v =
-    is_functor_v<Op, thrust::plus, T> || (std::is_integral_v<T> && is_functor_v<Op, thrust::bit_or, T>);
+inline constexpr bool has_zero_identity_v = is_functor_v<Op, thrust::plus, T> ||
+                                            (std::is_integral_v<T> &&
+                                             is_functor_v<Op, thrust::bit_or, T>);
 
 /// `*target = op(*target, v)`, atomically.
 template <class T, class Op>

@@ -22,7 +22,8 @@ BULKMAP_HOST_DEVICE bool free_slot(View const& table, std::uint64_t s) {
   if (s < table.capacity) {
     return !traits::is_sentinel(expected) &&
            atomic_ref_t<word>(table.slots[s].key)
-               .compare_exchange_strong(expected, traits::tombstone, cuda::std::memory_order_relaxed);
+               .compare_exchange_strong(expected, traits::tombstone,
+                                        cuda::std::memory_order_relaxed);
   }
   if (expected != traits::side_occupied) return false;
   if (!atomic_ref_t<word>(table.slots[s].key)

@@ -1,6 +1,5 @@
 // Counts a few keys through bulkmap::bulkmap and checks the counts; exit code 0 on success.
 #include <bulkmap/bulkmap.hpp>
-
 #include <cstdint>
 #include <cstdio>
 #include <vector>
