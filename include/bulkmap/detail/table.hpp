@@ -155,13 +155,17 @@ struct table_view {
       }
     }
     std::uint64_t const mask = capacity - 1;
-    bool reserved = false;
+    atomic_ref_t<unsigned long long> budget(*claims);
+    bool reserved = false;  // holds one unit of the claim budget
+    auto found = [&](std::uint64_t i) {
+      if (reserved) budget.fetch_sub(1, cuda::std::memory_order_relaxed);
+      return claim_result{i, false};
+    };
     for (std::uint64_t i = hash(key) & mask;; i = (i + 1) & mask) {
       word s = load_key(slots[i]);
-      if (s == w) return {i, false};
+      if (s == w) return found(i);
       if (s != traits::empty) continue;
       if (!reserved) {
-        atomic_ref_t<unsigned long long> budget(*claims);
         if (budget.fetch_add(1, cuda::std::memory_order_relaxed) >= claim_limit) {
           budget.fetch_sub(1, cuda::std::memory_order_relaxed);
           return {ref::npos, false};
@@ -172,10 +176,7 @@ struct table_view {
               .compare_exchange_strong(s, w, cuda::std::memory_order_relaxed)) {
         return {i, true};
       }
-      if (s == w) {  // another thread claimed this slot for the same key
-        atomic_ref_t<unsigned long long>(*claims).fetch_sub(1, cuda::std::memory_order_relaxed);
-        return {i, false};
-      }
+      if (s == w) return found(i);  // another thread claimed this slot for the same key
     }
   }
 };
