@@ -5,8 +5,6 @@
  */
 #include "text_input.hpp"
 
-#include "cli_error.hpp"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +15,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <utility>
+
+#include "cli_error.hpp"
 
 namespace bulkmap::cli {
 namespace {
@@ -32,8 +32,11 @@ struct gz_source {
 /// a negative count) and records the failure, which `text_input` turns into an error.
 int gz_source_read(gz_source* source, void* buffer, int length) {
   int const n = gzread(source->file, buffer, static_cast<unsigned>(length));
-  if (n < 0) {
-    source->failed = true;
+  if (n <= 0) {
+    // A truncated gzip stream ends with 0 and Z_BUF_ERROR, not -1: ask zlib in both cases.
+    int errnum = Z_OK;
+    gzerror(source->file, &errnum);
+    source->failed = n < 0 || (errnum != Z_OK && errnum != Z_STREAM_END);
     return 0;
   }
   source->bytes += static_cast<std::uint64_t>(n);
@@ -118,6 +121,11 @@ void text_input::check_read_error() {
   int errnum = Z_OK;
   char const* message = gzerror(impl_->source.file, &errnum);
   std::string what = errnum == Z_ERRNO ? std::strerror(errno) : message;
+  // zlib prefixes the message with the name it was opened under ("<fd:3>: ..."): drop it.
+  if (auto const colon = what.find(": ");
+      what.rfind("<fd:", 0) == 0 && colon != std::string::npos) {
+    what.erase(0, colon + 2);
+  }
   if (errnum == Z_BUF_ERROR) what = "truncated gzip stream (" + what + ")";
   throw input_error(name_ + ":" + std::to_string(current_line_) + ": read error: " + what);
 }

@@ -1,0 +1,837 @@
+/**
+ * @file cli_test.cpp
+ * @brief End-to-end tests of `bulkmap count`: the binary is run on generated files and its output
+ * is compared with an independent count made here (plain std::string k-mers, reverse complement
+ * by string, std::map), never with output of bulkmap itself. Also every error path (exit code,
+ * empty stdout, one stderr line naming file and line) and a comparison with jellyfish on real
+ * reads.
+ *
+ * BULKMAP_CLI (compile definition) is the path of the binary; BULKMAP_TEST_SEED=n in the
+ * environment changes the random inputs (a failure prints the seed it ran with).
+ */
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// -------------------------------------------------------------------------------------------------
+// Running the CLI
+// -------------------------------------------------------------------------------------------------
+
+/// What one run of the CLI gave.
+struct run_result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string quote(std::string const& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string read_file(fs::path const& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_file(fs::path const& path, std::string const& content) {
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+/// Writes `content` gzip-compressed, with zlib.
+void write_gzip(fs::path const& path, std::string const& content) {
+  gzFile file = gzopen(path.c_str(), "wb");
+  ASSERT_NE(file, nullptr) << path;
+  std::size_t done = 0;
+  while (done < content.size()) {
+    auto const piece = static_cast<unsigned>(std::min<std::size_t>(content.size() - done, 1 << 20));
+    ASSERT_EQ(gzwrite(file, content.data() + done, piece), static_cast<int>(piece));
+    done += piece;
+  }
+  ASSERT_EQ(gzclose(file), Z_OK);
+}
+
+/// Reads a gzip (or plain) file with zlib.
+std::string read_gzip(fs::path const& path) {
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (file == nullptr) return {};
+  std::string text;
+  char buffer[1 << 16];
+  int n = 0;
+  while ((n = gzread(file, buffer, sizeof buffer)) > 0)
+    text.append(buffer, static_cast<std::size_t>(n));
+  gzclose(file);
+  return text;
+}
+
+/// A temporary directory per test, removed afterwards; runs the CLI with its output kept there.
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "bulkmap_cli_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    if (char const* text = std::getenv("BULKMAP_TEST_SEED"))
+      seed_ = std::strtoull(text, nullptr, 10);
+    rng_.seed(seed_);
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::add, ignored);
+    fs::remove_all(dir_, ignored);
+  }
+
+  fs::path path(std::string const& name) const { return dir_ / name; }
+
+  /// Runs `shell_prefix bulkmap args` through /bin/sh with stdout and stderr captured.
+  /// `shell_prefix` may be a pipeline start such as "cat f |".
+  run_result run_shell(std::string const& shell_prefix, std::string const& args) {
+    fs::path const out = path("stdout.txt");
+    fs::path const err = path("stderr.txt");
+    std::string const command = shell_prefix + " " + quote(BULKMAP_CLI) + " " + args + " >" +
+                                quote(out.string()) + " 2>" + quote(err.string());
+    int const status = std::system(command.c_str());
+    run_result result;
+    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    result.out = read_file(out);
+    result.err = read_file(err);
+    return result;
+  }
+
+  /// Runs `bulkmap args` with stdin from /dev/null.
+  run_result run(std::string const& args) { return run_shell("</dev/null", args); }
+
+  fs::path dir_;
+  std::uint64_t seed_ = 20240611;
+  std::mt19937_64 rng_;
+};
+
+/// Expects a successful run: exit 0 and a one-line summary on stderr.
+#define EXPECT_SUCCESS(result)                                               \
+  do {                                                                       \
+    EXPECT_EQ((result).code, 0) << "stderr: " << (result).err;               \
+    EXPECT_EQ(std::count((result).err.begin(), (result).err.end(), '\n'), 1) \
+        << "stderr: " << (result).err;                                       \
+  } while (0)
+
+/// Compares outputs line by line and reports the first difference (gtest's own diff of two long
+/// strings is slow and hard to read).
+::testing::AssertionResult same_output(std::string const& actual, std::string const& expected) {
+  if (actual == expected) return ::testing::AssertionSuccess();
+  auto const lines = [](std::string const& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  };
+  auto const a = lines(actual);
+  auto const e = lines(expected);
+  std::size_t i = 0;
+  while (i < a.size() && i < e.size() && a[i] == e[i]) ++i;
+  return ::testing::AssertionFailure()
+         << "output has " << a.size() << " lines, expected " << e.size()
+         << "; first difference at line " << i + 1 << ": got '" << (i < a.size() ? a[i] : "(end)")
+         << "', expected '" << (i < e.size() ? e[i] : "(end)") << "'";
+}
+
+/// Expects a failed run: `exit_code`, nothing on stdout, one stderr line containing `where`.
+void expect_failure(run_result const& result, int exit_code, std::string const& where) {
+  EXPECT_EQ(result.code, exit_code) << "stderr: " << result.err;
+  EXPECT_EQ(result.out, "") << "stdout must stay empty on errors";
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1)
+      << "want one stderr line, got: " << result.err;
+  EXPECT_NE(result.err.find(where), std::string::npos)
+      << "stderr should contain '" << where << "': " << result.err;
+}
+
+// -------------------------------------------------------------------------------------------------
+// The independent reference
+// -------------------------------------------------------------------------------------------------
+
+char complement(char c) {
+  switch (c) {
+    case 'A':
+      return 'T';
+    case 'C':
+      return 'G';
+    case 'G':
+      return 'C';
+    case 'T':
+      return 'A';
+    case 'a':
+      return 't';
+    case 'c':
+      return 'g';
+    case 'g':
+      return 'c';
+    case 't':
+      return 'a';
+    default:
+      return c;
+  }
+}
+
+std::string reverse_complement(std::string const& s) {
+  std::string rc(s.rbegin(), s.rend());
+  for (char& c : rc) c = complement(c);
+  return rc;
+}
+
+using kmer_counts = std::map<std::string, std::uint64_t>;
+
+/// Counts the k-mers of each read with strings: upper case, skip any with a non-ACGT base,
+/// canonical = the smaller of the k-mer and its reverse complement.
+kmer_counts reference_kmers(std::vector<std::string> const& reads, int k, bool canonical,
+                            std::uint64_t* total = nullptr) {
+  kmer_counts counts;
+  auto const length = static_cast<std::size_t>(k);
+  for (auto const& read : reads) {
+    for (std::size_t i = 0; i + length <= read.size(); ++i) {
+      std::string kmer = read.substr(i, length);
+      for (char& c : kmer) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (kmer.find_first_not_of("ACGT") != std::string::npos) continue;
+      if (canonical) kmer = std::min(kmer, reverse_complement(kmer));
+      ++counts[kmer];
+      if (total != nullptr) ++*total;
+    }
+  }
+  return counts;
+}
+
+/// `KEY<TAB>COUNT` lines in the map's order, counts >= min_count.
+template <class Key>
+std::string format_counts(std::map<Key, std::uint64_t> const& counts, std::uint64_t min_count = 1) {
+  std::ostringstream out;
+  for (auto const& [key, count] : counts) {
+    if (count >= min_count) out << key << '\t' << count << '\n';
+  }
+  return out.str();
+}
+
+/// The `top` largest counts >= min_count, by count descending then key ascending.
+template <class Key>
+std::string format_top(std::map<Key, std::uint64_t> const& counts, std::size_t top,
+                       std::uint64_t min_count = 1) {
+  std::vector<std::pair<Key, std::uint64_t>> rows;
+  for (auto const& row : counts) {
+    if (row.second >= min_count) rows.push_back(row);
+  }
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](auto const& a, auto const& b) { return a.second > b.second; });
+  rows.resize(std::min(rows.size(), top));
+  std::ostringstream out;
+  for (auto const& [key, count] : rows) out << key << '\t' << count << '\n';
+  return out.str();
+}
+
+// -------------------------------------------------------------------------------------------------
+// Random inputs
+// -------------------------------------------------------------------------------------------------
+
+/// Random reads: mostly ACGT, some lower case, N/n and other IUPAC letters; lengths in
+/// [min_length, max_length]; some reads repeat an earlier one or its reverse complement.
+std::vector<std::string> random_reads(std::mt19937_64& rng, std::size_t count,
+                                      std::size_t min_length, std::size_t max_length) {
+  static constexpr char alphabet[] = "ACGTACGTACGTACGTACGTACGTacgtNnR";
+  std::uniform_int_distribution<std::size_t> length(min_length, max_length);
+  std::uniform_int_distribution<std::size_t> letter(0, sizeof alphabet - 2);
+  std::uniform_int_distribution<int> percent(0, 99);
+  std::vector<std::string> reads;
+  for (std::size_t i = 0; i < count; ++i) {
+    int const roll = percent(rng);
+    if (!reads.empty() && roll < 10) {
+      reads.push_back(reads[rng() % reads.size()]);
+    } else if (!reads.empty() && roll < 20) {
+      reads.push_back(reverse_complement(reads[rng() % reads.size()]));
+    } else {
+      std::string read(length(rng), 'A');
+      for (char& c : read) c = alphabet[letter(rng)];
+      reads.push_back(std::move(read));
+    }
+  }
+  return reads;
+}
+
+/// FASTA with sequences wrapped at `width`, optional empty lines between records and CRLF.
+std::string to_fasta(std::vector<std::string> const& reads, std::size_t width,
+                     bool blank_lines = false, bool crlf = false) {
+  std::string const eol = crlf ? "\r\n" : "\n";
+  std::string text;
+  for (std::size_t i = 0; i < reads.size(); ++i) {
+    text += ">read" + std::to_string(i) + " a description" + eol;
+    for (std::size_t j = 0; j < reads[i].size(); j += width)
+      text += reads[i].substr(j, width) + eol;
+    if (blank_lines && i % 3 == 0) text += eol;
+  }
+  return text;
+}
+
+/// FASTQ; with `width` > 0 sequence and quality are wrapped at `width` (multi-line records).
+/// Qualities use every printable character, so quality lines may start with '@' or '+'.
+std::string to_fastq(std::vector<std::string> const& reads, std::mt19937_64& rng,
+                     std::size_t width = 0, bool crlf = false) {
+  std::string const eol = crlf ? "\r\n" : "\n";
+  std::uniform_int_distribution<int> quality('!', '~');
+  std::string text;
+  for (std::size_t i = 0; i < reads.size(); ++i) {
+    std::string const& seq = reads[i];
+    std::string qual(seq.size(), '!');
+    for (char& c : qual) c = static_cast<char>(quality(rng));
+    if (!qual.empty() && i % 5 == 0) qual[0] = '@';
+    text += "@read" + std::to_string(i) + eol;
+    std::size_t const w = width == 0 ? std::max<std::size_t>(seq.size(), 1) : width;
+    if (seq.empty()) {
+      text += eol;
+    } else {
+      for (std::size_t j = 0; j < seq.size(); j += w) text += seq.substr(j, w) + eol;
+    }
+    text += (i % 2 == 0 ? "+" : "+read" + std::to_string(i)) + eol;
+    if (qual.empty()) {
+      text += eol;
+    } else {
+      for (std::size_t j = 0; j < qual.size(); j += w) text += qual.substr(j, w) + eol;
+    }
+  }
+  return text;
+}
+
+std::vector<std::string> concat(std::vector<std::string> a, std::vector<std::string> const& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+/// The "N input keys, D distinct keys" numbers of the summary line.
+std::pair<std::uint64_t, std::uint64_t> summary_numbers(std::string const& err) {
+  unsigned long long input = 0;
+  unsigned long long distinct = 0;
+  auto const at = err.find("count: ");
+  if (at == std::string::npos ||
+      std::sscanf(err.c_str() + at, "count: %llu input keys, %llu distinct keys", &input,
+                  &distinct) != 2) {
+    ADD_FAILURE() << "no summary line in: " << err;
+  }
+  return {input, distinct};
+}
+
+// -------------------------------------------------------------------------------------------------
+// k-mers
+// -------------------------------------------------------------------------------------------------
+
+TEST_F(Cli, KmerMultiLineFastaEveryK) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  auto const reads = random_reads(rng_, 300, 0, 160);
+  write_file(path("reads.fa"), to_fasta(reads, 60, true));
+  for (int k : {1, 2, 5, 15, 21, 31, 32}) {
+    SCOPED_TRACE("k = " + std::to_string(k));
+    std::uint64_t total = 0;
+    auto const expected = reference_kmers(reads, k, true, &total);
+    auto const result = run("count --kmer " + std::to_string(k) + " " + quote(path("reads.fa")));
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, format_counts(expected)));
+    auto const [input, distinct] = summary_numbers(result.err);
+    EXPECT_EQ(input, total);
+    EXPECT_EQ(distinct, expected.size());
+  }
+}
+
+TEST_F(Cli, KmerFastaWrappedAtOneAndCrlf) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  auto const reads = random_reads(rng_, 60, 0, 90);
+  write_file(path("narrow.fa"), to_fasta(reads, 1));
+  write_file(path("crlf.fa"), to_fasta(reads, 50, true, true));
+  for (char const* name : {"narrow.fa", "crlf.fa"}) {
+    SCOPED_TRACE(name);
+    auto const result = run("count --kmer 9 " + quote(path(name)));
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, format_counts(reference_kmers(reads, 9, true))));
+  }
+}
+
+TEST_F(Cli, KmerFastqPlainGzipMultiLine) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  auto const reads = random_reads(rng_, 400, 0, 150);
+  write_file(path("reads.fq"), to_fastq(reads, rng_));
+  write_gzip(path("reads.fq.gz"), to_fastq(reads, rng_));
+  write_file(path("wrapped.fq"), to_fastq(reads, rng_, 37));
+  write_gzip(path("crlf.fq.gz"), to_fastq(reads, rng_, 0, true));
+  for (int k : {1, 21, 31, 32}) {
+    auto const expected = format_counts(reference_kmers(reads, k, true));
+    for (char const* name : {"reads.fq", "reads.fq.gz", "wrapped.fq", "crlf.fq.gz"}) {
+      SCOPED_TRACE(std::string(name) + ", k = " + std::to_string(k));
+      auto const result = run("count --kmer " + std::to_string(k) + " " + quote(path(name)));
+      EXPECT_SUCCESS(result);
+      EXPECT_TRUE(same_output(result.out, expected));
+    }
+  }
+}
+
+TEST_F(Cli, KmerNoCanonical) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  auto const reads = random_reads(rng_, 300, 0, 120);
+  write_file(path("reads.fa"), to_fasta(reads, 70));
+  for (int k : {4, 17, 32}) {
+    SCOPED_TRACE("k = " + std::to_string(k));
+    auto const result =
+        run("count --no-canonical --kmer " + std::to_string(k) + " " + quote(path("reads.fa")));
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, format_counts(reference_kmers(reads, k, false))));
+  }
+}
+
+TEST_F(Cli, KmerSeveralFilesAndStdin) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  auto const a = random_reads(rng_, 100, 0, 100);
+  auto const b = random_reads(rng_, 100, 0, 100);
+  auto const c = random_reads(rng_, 100, 0, 100);
+  write_file(path("a.fa"), to_fasta(a, 60));
+  write_gzip(path("b.fq.gz"), to_fastq(b, rng_));
+  write_file(path("c.fq"), to_fastq(c, rng_));
+  write_gzip(path("c.fq.gz"), to_fastq(c, rng_));
+  auto const expected = format_counts(reference_kmers(concat(concat(a, b), c), 13, true));
+  for (char const* piped : {"c.fq", "c.fq.gz"}) {
+    SCOPED_TRACE(std::string("stdin from ") + piped);
+    auto const result =
+        run_shell("cat " + quote(path(piped)) + " |",
+                  "count --kmer 13 " + quote(path("a.fa")) + " " + quote(path("b.fq.gz")) + " -");
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, expected));
+  }
+  // Only stdin.
+  auto const result = run_shell("cat " + quote(path("c.fq.gz")) + " |", "count --kmer 13 -");
+  EXPECT_SUCCESS(result);
+  EXPECT_TRUE(same_output(result.out, format_counts(reference_kmers(c, 13, true))));
+}
+
+TEST_F(Cli, KmerLongRecordsAcrossChunks) {
+  // Records far longer than a chunk: the last k-1 bases of a chunk carry over to the next one.
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  auto reads = random_reads(rng_, 8, 1000, 4000);
+  reads.push_back(std::string(3000, 'A'));  // one k-mer repeated across every chunk boundary
+  write_file(path("long.fa"), to_fasta(reads, 61));
+  write_file(path("long.fq"), to_fastq(reads, rng_, 0));
+  for (int k : {1, 7, 32}) {
+    auto const expected = format_counts(reference_kmers(reads, k, true));
+    for (char const* chunk : {"1", "31", "33", "1000", "4096"}) {
+      for (char const* name : {"long.fa", "long.fq"}) {
+        SCOPED_TRACE(std::string(name) + ", k = " + std::to_string(k) + ", chunk " + chunk);
+        auto const result = run("count --kmer " + std::to_string(k) + " --chunk-size " + chunk +
+                                " " + quote(path(name)));
+        EXPECT_SUCCESS(result);
+        EXPECT_TRUE(same_output(result.out, expected));
+      }
+    }
+  }
+}
+
+TEST_F(Cli, KmerReadsShorterThanKAndEmptyInput) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  auto const reads = random_reads(rng_, 50, 0, 20);
+  write_file(path("short.fa"), to_fasta(reads, 60));
+  write_file(path("empty.fa"), "");
+  auto result = run("count --kmer 21 " + quote(path("short.fa")));
+  EXPECT_SUCCESS(result);
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(summary_numbers(result.err), std::make_pair(std::uint64_t{0}, std::uint64_t{0}));
+  result = run("count --kmer 3 " + quote(path("empty.fa")));
+  EXPECT_SUCCESS(result);
+  EXPECT_EQ(result.out, "");
+  // Lower case and N only where the reference says.
+  write_file(path("mixed.fa"), ">x\nacgtNACGTnacgTTr\n");
+  result = run("count --kmer 4 --no-canonical " + quote(path("mixed.fa")));
+  EXPECT_SUCCESS(result);
+  EXPECT_TRUE(same_output(result.out, "ACGT\t3\nCGTT\t1\n"));
+}
+
+TEST_F(Cli, KmerMinCountAndTopWithTies) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  auto const reads = random_reads(rng_, 200, 0, 60);  // k = 3: 32 canonical k-mers, many ties
+  write_file(path("reads.fa"), to_fasta(reads, 60));
+  std::string const file = quote(path("reads.fa"));
+  auto const counts = reference_kmers(reads, 3, true);
+  auto result = run("count --kmer 3 --min-count 300 " + file);
+  EXPECT_SUCCESS(result);
+  EXPECT_TRUE(same_output(result.out, format_counts(counts, 300)));
+  for (std::size_t top : {1, 5, 10, 31, 32, 1000}) {
+    SCOPED_TRACE("top " + std::to_string(top));
+    result = run("count --kmer 3 --top " + std::to_string(top) + " " + file);
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, format_top(counts, top)));
+    result = run("count --kmer 3 --min-count 300 --top " + std::to_string(top) + " " + file);
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, format_top(counts, top, 300)));
+  }
+  // Exact ties: every k-mer of these reads occurs twice; --top orders them by k-mer.
+  write_file(path("ties.fa"), ">a\nGATTACA\n>b\nCCCCC\n>c\nGATTACA\n>d\nCCCCC\n>e\nAAAAT\n");
+  result = run("count --kmer 4 --no-canonical --top 4 " + quote(path("ties.fa")));
+  EXPECT_SUCCESS(result);
+  EXPECT_TRUE(same_output(result.out, "CCCC\t4\nATTA\t2\nGATT\t2\nTACA\t2\n"));
+}
+
+TEST_F(Cli, OutputFile) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  auto const reads = random_reads(rng_, 200, 0, 100);
+  write_file(path("reads.fa"), to_fasta(reads, 60));
+  write_file(path("out.tsv"), "old content\n");
+  auto const result =
+      run("count --kmer 11 -o " + quote(path("out.tsv")) + " " + quote(path("reads.fa")));
+  EXPECT_SUCCESS(result);
+  EXPECT_EQ(result.out, "");
+  EXPECT_TRUE(
+      same_output(read_file(path("out.tsv")), format_counts(reference_kmers(reads, 11, true))));
+  // No temporary file left beside it.
+  std::size_t files = 0;
+  for (auto const& entry : fs::directory_iterator(dir_))
+    files += entry.path().filename().string().rfind("out.tsv", 0) == 0;
+  EXPECT_EQ(files, 1u);
+}
+
+TEST_F(Cli, BackendAndThreads) {
+  write_file(path("r.fa"), ">r\nACGTTGCA\n");
+  std::string const expected = format_counts(reference_kmers({"ACGTTGCA"}, 3, true));
+  for (std::string const options :
+       {"--backend auto", "--backend " BULKMAP_TEST_BACKEND, "--threads 1", "--threads 3"}) {
+    SCOPED_TRACE(options);
+    auto const result = run("count --kmer 3 " + options + " " + quote(path("r.fa")));
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, expected));
+    EXPECT_NE(result.err.find("backend " BULKMAP_TEST_BACKEND), std::string::npos) << result.err;
+  }
+  std::string const other = std::string(BULKMAP_TEST_BACKEND) == "omp" ? "cuda" : "omp";
+  auto const result = run("count --kmer 3 --backend " + other + " " + quote(path("r.fa")));
+  expect_failure(result, 2, "-DBULKMAP_BACKEND=" + other);
+}
+
+// -------------------------------------------------------------------------------------------------
+// Integers
+// -------------------------------------------------------------------------------------------------
+
+TEST_F(Cli, IntsRandomWhitespaceExtremesGzipStdin) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  constexpr auto lowest = std::numeric_limits<std::int64_t>::min();
+  constexpr auto highest = std::numeric_limits<std::int64_t>::max();
+  std::vector<std::int64_t> const special = {lowest, lowest + 1, -1, 0, 1, highest - 1, highest};
+  std::uniform_int_distribution<std::int64_t> small(-300, 300);
+  std::uniform_int_distribution<std::int64_t> any(lowest, highest);
+  std::uniform_int_distribution<int> percent(0, 99);
+  static char const* const separators[] = {" ", "\t", "\n", "\r\n", "  \n\n", " \t "};
+  std::map<std::int64_t, std::uint64_t> counts;
+  std::string text = "\n  ";
+  for (int i = 0; i < 20000; ++i) {
+    int const roll = percent(rng_);
+    std::int64_t const value = roll < 3    ? special[rng_() % special.size()]
+                               : roll < 20 ? any(rng_)
+                                           : small(rng_);
+    ++counts[value];
+    if (value > 0 && roll % 7 == 0) {
+      text += "+";
+    } else if (value == 0 && roll % 2 == 0) {
+      text += "-";
+    }
+    text += std::to_string(value);
+    text += separators[rng_() % 6];
+  }
+  write_file(path("ints.txt"), text);
+  write_gzip(path("ints.txt.gz"), text);
+  std::string const expected = format_counts(counts);
+  for (std::string const args : {"ints.txt", "ints.txt.gz"}) {
+    SCOPED_TRACE(args);
+    auto result = run("count --ints " + quote(path(args)));
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, expected));
+    EXPECT_EQ(summary_numbers(result.err), std::make_pair(std::uint64_t{20000}, counts.size()));
+    result = run("count --ints --chunk-size 333 " + quote(path(args)));
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, expected));
+    result = run_shell("cat " + quote(path(args)) + " |", "count --ints -");
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, expected));
+  }
+  // Two files: counts add up.
+  std::map<std::int64_t, std::uint64_t> doubled = counts;
+  for (auto& [key, count] : doubled) count *= 2;
+  auto const result =
+      run("count --ints " + quote(path("ints.txt")) + " " + quote(path("ints.txt.gz")));
+  EXPECT_SUCCESS(result);
+  EXPECT_TRUE(same_output(result.out, format_counts(doubled)));
+}
+
+TEST_F(Cli, IntsMinCountTopAndOutputFile) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  std::uniform_int_distribution<std::int64_t> small(-40, 40);
+  std::map<std::int64_t, std::uint64_t> counts;
+  std::string text;
+  for (int i = 0; i < 3000; ++i) {
+    std::int64_t const value = small(rng_);
+    ++counts[value];
+    text += std::to_string(value) + "\n";
+  }
+  write_file(path("ints.txt"), text);
+  std::string const file = quote(path("ints.txt"));
+  for (std::size_t top : {1, 7, 81, 500}) {
+    SCOPED_TRACE("top " + std::to_string(top));
+    auto result = run("count --ints --top " + std::to_string(top) + " " + file);
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, format_top(counts, top)));
+    result = run("count --ints --min-count 40 --top " + std::to_string(top) + " " + file);
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, format_top(counts, top, 40)));
+  }
+  auto result = run("count --ints --min-count 40 -o " + quote(path("out.tsv")) + " " + file);
+  EXPECT_SUCCESS(result);
+  EXPECT_EQ(result.out, "");
+  EXPECT_TRUE(same_output(read_file(path("out.tsv")), format_counts(counts, 40)));
+  // Ties in --top go by key, numerically (negative first).
+  write_file(path("ties.txt"), "5 -3 12 -3 5 12 -20 7");
+  result = run("count --ints --top 4 " + quote(path("ties.txt")));
+  EXPECT_SUCCESS(result);
+  EXPECT_TRUE(same_output(result.out, "-3\t2\n5\t2\n12\t2\n-20\t1\n"));
+}
+
+// -------------------------------------------------------------------------------------------------
+// Input errors: exit 1, nothing on stdout, one line naming file and line
+// -------------------------------------------------------------------------------------------------
+
+TEST_F(Cli, MissingDirectoryAndUnreadableFiles) {
+  write_file(path("ok.fa"), ">r\nACGT\n");
+  std::string const missing = path("missing.fa").string();
+  expect_failure(run("count --kmer 3 " + quote(path("ok.fa")) + " " + quote(missing)), 1, missing);
+  expect_failure(run("count --ints " + quote(missing)), 1, missing);
+  expect_failure(run("count --kmer 3 " + quote(dir_.string())), 1, dir_.string());
+  if (::geteuid() != 0) {  // root reads anything
+    write_file(path("locked.fa"), ">r\nACGT\n");
+    fs::permissions(path("locked.fa"), fs::perms::none);
+    expect_failure(run("count --kmer 3 " + quote(path("locked.fa"))), 1,
+                   path("locked.fa").string());
+  }
+}
+
+struct malformed_case {
+  char const* name;
+  char const* content;
+  int line;  ///< the line the error must name
+};
+
+TEST_F(Cli, MalformedFastaFastq) {
+  malformed_case const cases[] = {
+      {"quality shorter", "@r1\nACGT\n+\nIIII\n@r2\nACGTA\n+\nIIII\n@r3\nA\n+\nI\n", 8},
+      {"quality longer", "@r1\nACGT\n+\nIIIII\n", 4},
+      {"missing plus line", "@r1\nACGT\n+\nIIII\n@r2\nACGT\n@r3\nACGT\n+\nIIII\n", 7},
+      {"header without @ or >", "@r1\nACGT\n+\nIIII\nr2\nACGT\n+\nIIII\n", 5},
+      {"first line not a header", "ACGT\n>r1\nACGT\n", 1},
+      {"space in a FASTA sequence", ">r1\nACGT\n>r2\nAC GT\n", 4},
+      {"truncated after header", "@r1\nACGT\n+\nIIII\n\n@r2\n", 6},
+      {"truncated after sequence", "@r1\nACGT\n+\nIIII\n@r2\nACGT\n", 5},
+      {"truncated after plus", "@r1\nACGT\n+\nIIII\n@r2\nACGT\n+\n", 5},
+      {"multi-line quality runs over", "@r1\nAC\nGT\n+\nII\n@r2\nACGTAC\nGT\n+\nIIII\n", 6},
+      {"truncated multi-line quality", ">r0\nAAAA\n@r1\nAC\nGT\n+\nII\n", 3},
+      {"bad quality byte", "@r1\nACGT\n+\nII I\n", 4},
+  };
+  for (auto const& c : cases) {
+    SCOPED_TRACE(c.name);
+    write_file(path("bad.fq"), c.content);
+    write_gzip(path("bad.fq.gz"), c.content);
+    std::string const where = ":" + std::to_string(c.line) + ":";
+    expect_failure(run("count --kmer 2 " + quote(path("bad.fq"))), 1,
+                   path("bad.fq").string() + where);
+    expect_failure(run("count --kmer 2 " + quote(path("bad.fq.gz"))), 1,
+                   path("bad.fq.gz").string() + where);
+    expect_failure(run_shell("cat " + quote(path("bad.fq.gz")) + " |", "count --kmer 2 -"), 1,
+                   "<stdin>" + where);
+  }
+}
+
+TEST_F(Cli, ErrorInSecondFileAndOutputFileNotLeft) {
+  auto const reads = random_reads(rng_, 100, 0, 100);
+  write_file(path("good.fa"), to_fasta(reads, 60));
+  write_file(path("bad.fq"), "@r1\nACGT\n+\nIII\n");
+  std::string const out = path("out.tsv").string();
+  expect_failure(run("count --kmer 5 -o " + quote(out) + " " + quote(path("good.fa")) + " " +
+                     quote(path("bad.fq"))),
+                 1, path("bad.fq").string() + ":4:");
+  EXPECT_FALSE(fs::exists(out)) << "no output file after an error";
+  write_file(out, "previous\n");
+  expect_failure(run("count --kmer 5 -o " + quote(out) + " " + quote(path("bad.fq"))), 1, ":4:");
+  EXPECT_EQ(read_file(out), "previous\n") << "an existing output file is left untouched";
+  std::size_t files = 0;
+  for (auto const& entry : fs::directory_iterator(dir_))
+    files += entry.path().filename().string().rfind("out.tsv", 0) == 0;
+  EXPECT_EQ(files, 1u) << "no temporary file left";
+  // An output path that cannot be created.
+  expect_failure(
+      run("count --kmer 5 -o " + quote(path("no/such/dir/out.tsv")) + " " + quote(path("good.fa"))),
+      1, "no/such/dir/out.tsv");
+}
+
+TEST_F(Cli, TruncatedAndCorruptGzip) {
+  auto const reads = random_reads(rng_, 3000, 50, 150);
+  write_gzip(path("full.fq.gz"), to_fastq(reads, rng_));
+  std::string const whole = read_file(path("full.fq.gz"));
+  write_file(path("cut.fq.gz"), whole.substr(0, whole.size() / 2));
+  expect_failure(run("count --kmer 5 " + quote(path("cut.fq.gz"))), 1,
+                 path("cut.fq.gz").string() + ":");
+  std::string corrupt = whole;
+  for (std::size_t i = whole.size() / 3; i < whole.size() / 3 + 64; ++i) corrupt[i] = '\x55';
+  write_file(path("corrupt.fq.gz"), corrupt);
+  expect_failure(run("count --kmer 5 " + quote(path("corrupt.fq.gz"))), 1,
+                 path("corrupt.fq.gz").string() + ":");
+}
+
+TEST_F(Cli, BadIntegers) {
+  struct bad_token {
+    char const* token;
+    bool range;  ///< out of the int64 range, rather than not an integer
+  };
+  bad_token const tokens[] = {{"1.5", false},
+                              {"12abc", false},
+                              {"0x10", false},
+                              {"+", false},
+                              {"-", false},
+                              {"+-1", false},
+                              {"--1", false},
+                              {"1e3", false},
+                              {"99999999999999999999", true},
+                              {"9223372036854775808", true},
+                              {"-9223372036854775809", true}};
+  for (auto const& t : tokens) {
+    SCOPED_TRACE(t.token);
+    std::string const content = "1 2 3\n\n4\t5 -6\n7 " + std::string(t.token) + " 8\n9\n";
+    write_file(path("bad.txt"), content);
+    write_gzip(path("bad.txt.gz"), content);
+    std::string const where = ":4: '" + std::string(t.token) + "'";
+    auto const result = run("count --ints " + quote(path("bad.txt")));
+    expect_failure(result, 1, path("bad.txt").string() + where);
+    EXPECT_NE(result.err.find(t.range ? "range" : "not a decimal integer"), std::string::npos)
+        << result.err;
+    expect_failure(run("count --ints " + quote(path("bad.txt.gz"))), 1,
+                   path("bad.txt.gz").string() + where);
+    expect_failure(run_shell("cat " + quote(path("bad.txt")) + " |", "count --ints -"), 1,
+                   "<stdin>" + where);
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Usage: exit 2 (and --help: 0)
+// -------------------------------------------------------------------------------------------------
+
+TEST_F(Cli, UsageErrors) {
+  write_file(path("r.fa"), ">r\nACGT\n");
+  std::string const file = " " + quote(path("r.fa"));
+  struct usage_case {
+    std::string args;
+    std::string message;  ///< part of the stderr line
+  };
+  usage_case const cases[] = {
+      {"count --kmer 0" + file, "--kmer"},
+      {"count --kmer 33" + file, "--kmer"},
+      {"count --kmer -1" + file, "--kmer"},
+      {"count --kmer abc" + file, "--kmer"},
+      {"count" + file, "--kmer"},
+      {"count --kmer 3 --ints" + file, "--ints"},
+      {"count --ints --no-canonical" + file, "--no-canonical"},
+      {"count --kmer 3 --bogus" + file, "--bogus"},
+      {"count --kmer 3", "files"},
+      {"count --kmer 3 --top 0" + file, "--top"},
+      {"count --kmer 3 --top -2" + file, "--top"},
+      {"count --kmer 3 --min-count -1" + file, "--min-count"},
+      {"count --kmer 3 --threads 0" + file, "--threads"},
+      {"count --kmer 3 --backend gpu" + file, "--backend"},
+      {"", "subcommand"},
+      {"frobnicate" + file, "frobnicate"},
+  };
+  for (auto const& c : cases) {
+    SCOPED_TRACE(c.args);
+    expect_failure(run(c.args), 2, c.message);
+  }
+  // A usage error wins over bad input: nothing is read.
+  expect_failure(run("count --kmer 40 " + quote(path("missing.fa"))), 2, "--kmer");
+}
+
+TEST_F(Cli, Help) {
+  for (char const* args : {"--help", "count --help"}) {
+    SCOPED_TRACE(args);
+    auto const result = run(args);
+    EXPECT_EQ(result.code, 0) << result.err;
+    EXPECT_NE(result.out.find("Usage"), std::string::npos) << result.out;
+  }
+  auto const result = run("count --help");
+  EXPECT_NE(result.out.find("--kmer"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("--ints"), std::string::npos) << result.out;
+}
+
+// -------------------------------------------------------------------------------------------------
+// Against jellyfish, on real reads
+// -------------------------------------------------------------------------------------------------
+
+using pair_list = std::vector<std::pair<std::string, std::uint64_t>>;
+
+/// Parses `KMER<TAB>COUNT` lines, in their order.
+pair_list parse_pairs(std::string const& text) {
+  pair_list pairs;
+  std::istringstream in(text);
+  std::string kmer;
+  std::uint64_t count = 0;
+  while (in >> kmer >> count) pairs.emplace_back(kmer, count);
+  return pairs;
+}
+
+TEST_F(Cli, SameAsJellyfishOnBowtie2Reads) {
+  std::string const reads = BULKMAP_TEST_READS;
+  if (std::system("command -v jellyfish >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "jellyfish is not installed (apt-get install jellyfish; scripts/deps does it)";
+  }
+  if (!fs::exists(reads)) {
+    GTEST_SKIP() << reads << " is missing (apt-get install bowtie2-examples; scripts/deps does it)";
+  }
+  // jellyfish cannot read gzip: decompress with zlib first.
+  write_file(path("reads.fq"), read_gzip(reads));
+  std::string const jf = path("reads.jf").string();
+  std::string const jf_out = path("jellyfish.txt").string();
+  std::string const command = "jellyfish count -m 21 -C -s 1M -t 2 -o " + quote(jf) + " " +
+                              quote(path("reads.fq")) + " && jellyfish dump -c -t " + quote(jf) +
+                              " >" + quote(jf_out);
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  pair_list expected = parse_pairs(read_file(jf_out));
+  std::sort(expected.begin(), expected.end());
+  ASSERT_GT(expected.size(), 1000u) << "jellyfish found too few k-mers; is " << reads << " intact?";
+
+  auto const result = run("count --kmer 21 " + quote(reads));
+  EXPECT_SUCCESS(result);
+  pair_list const actual = parse_pairs(result.out);
+  // bulkmap writes k-mers in ascending order already; jellyfish's order is its hash order.
+  EXPECT_TRUE(std::is_sorted(actual.begin(), actual.end()));
+  EXPECT_EQ(actual.size(), expected.size());
+  auto const [a, e] = std::mismatch(actual.begin(), actual.end(), expected.begin(), expected.end());
+  if (a != actual.end() || e != expected.end()) {
+    ADD_FAILURE() << "first difference: bulkmap "
+                  << (a != actual.end() ? a->first + " " + std::to_string(a->second) : "(end)")
+                  << ", jellyfish "
+                  << (e != expected.end() ? e->first + " " + std::to_string(e->second) : "(end)");
+  }
+}
+
+}  // namespace
