@@ -15,6 +15,7 @@
 #pragma once
 
 #include <thrust/copy.h>
+#include <thrust/count.h>
 #include <thrust/fill.h>
 #include <thrust/iterator/constant_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
@@ -182,13 +183,15 @@ void device_map<Key, T, Hash, KeyEqual>::locate_chunk(KeyIt keys, size_type n, s
     auto* counters = thrust::raw_pointer_cast(counters_.data());
     detail::launch(
         "locate", n,
-        detail::claim_fn<view_type, KeyIt>{view(), keys, refs, counters + detail::failures});
+        detail::claim_fn<view_type, KeyIt>{view(), keys, refs, counters + detail::any_failed});
     auto const c = read_counters();
     occupied_ += c[detail::claims];
     size_ += c[detail::claims] + c[detail::side_claims];
     new_keys += c[detail::claims] + c[detail::side_claims];
-    size_type const failed = c[detail::failures];
-    if (failed == 0) return;
+    if (c[detail::any_failed] == 0) return;
+    auto const failed = static_cast<size_type>(detail::translate_errors("locate", [&] {
+      return thrust::count_if(thrust::device, refs, refs + n, detail::is_failed_fn{});
+    }));
 
     // Estimate the distinct keys among the failed inputs from the rate of new keys in this pass.
     size_type const succeeded = n - failed;

@@ -50,7 +50,7 @@ struct slot {
 };
 
 /// Indices of the map's kernel-side counters.
-enum counter : std::size_t { claims, side_claims, failures, removed, counter_count };
+enum counter : std::size_t { claims, side_claims, any_failed, removed, counter_count };
 
 /// Number of side slots after the main table.
 inline constexpr std::size_t side_slot_count = 2;
@@ -166,6 +166,8 @@ struct table_view {
       if (s == w) return found(i);
       if (s != traits::empty) continue;
       if (!reserved) {
+        // Read before the read-modify-write: once the budget is spent, failing stays cheap.
+        if (budget.load(cuda::std::memory_order_relaxed) >= claim_limit) return {ref::npos, false};
         if (budget.fetch_add(1, cuda::std::memory_order_relaxed) >= claim_limit) {
           budget.fetch_sub(1, cuda::std::memory_order_relaxed);
           return {ref::npos, false};

@@ -27,22 +27,24 @@ struct mark_absent_fn {
 
 /**
  * Finds or claims the slot of input i. Keeps the input's `absent` and `claimed` flags from earlier
- * passes over the same chunk (a key claimed before a growth is found after it); counts inputs
- * that found no room.
+ * passes over the same chunk (a key claimed before a growth is found after it). An input that
+ * finds no room is flagged `ref::failed` and raises `any_failed` with a plain store, not a
+ * counter: once the budget is spent, most inputs of a pass may fail, and a shared counter would
+ * serialize them.
  */
 template <class View, class KeyIt>
 struct claim_fn {
   View table;
   KeyIt keys;
   std::uint64_t* refs;
-  unsigned long long* failures;
+  unsigned long long* any_failed;
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     std::uint64_t const kept = refs[i] & (ref::absent | ref::claimed);
     claim_result const r = table.find_or_claim(keys[i]);
     if (r.index == ref::npos) {
       refs[i] = kept | ref::failed;
-      atomic_ref_t<unsigned long long>(*failures).fetch_add(1, cuda::std::memory_order_relaxed);
+      atomic_ref_t<unsigned long long>(*any_failed).store(1, cuda::std::memory_order_relaxed);
       return;
     }
     refs[i] = kept | r.index | (r.claimed ? ref::claimed : 0);
@@ -65,6 +67,11 @@ struct unclaim_fn {
     std::uint64_t const s = refs[i] & ref::index_mask;
     table.slots[s].key = s < table.capacity ? traits::tombstone : traits::empty;
   }
+};
+
+/// Whether input i failed to find room in the last locate pass.
+struct is_failed_fn {
+  BULKMAP_HOST_DEVICE bool operator()(std::uint64_t r) const { return (r & ref::failed) != 0; }
 };
 
 }  // namespace bulkmap::detail
