@@ -10,13 +10,12 @@
  */
 #pragma once
 
-#include <bulkmap/bulkmap.hpp>
-
 #include <gtest/gtest.h>
 #include <thrust/device_vector.h>
 #include <thrust/host_vector.h>
 
 #include <algorithm>
+#include <bulkmap/bulkmap.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -47,9 +46,9 @@ struct kv {
  * The key/value pairs every typed test runs over: 4- and 8-byte keys (which collide with the
  * table's sentinels), signed and unsigned, integral and floating values, and one 1-byte key.
  */
-using map_types = ::testing::Types<kv<std::uint32_t, std::uint32_t>, kv<std::uint64_t, std::uint64_t>,
-                                   kv<std::int64_t, double>, kv<std::int32_t, float>,
-                                   kv<std::int8_t, std::uint64_t>>;
+using map_types = ::testing::Types<kv<std::uint32_t, std::uint32_t>,
+                                   kv<std::uint64_t, std::uint64_t>, kv<std::int64_t, double>,
+                                   kv<std::int32_t, float>, kv<std::int8_t, std::int64_t>>;
 
 template <class U>
 std::string type_name() {
@@ -87,7 +86,8 @@ std::string show(U x) {
 
 /// The base seed: fixed, or `BULKMAP_TEST_SEED` from the environment to explore other inputs.
 inline std::uint64_t base_seed() {
-  if (char const* s = std::getenv("BULKMAP_TEST_SEED")) return std::strtoull(s, nullptr, 0);
+  char const* s = std::getenv("BULKMAP_TEST_SEED");
+  if (s != nullptr && *s != 0) return std::strtoull(s, nullptr, 0);
   return 0x5eedb01dULL;
 }
 
@@ -99,7 +99,9 @@ struct seeded_rng {
   std::string trace;
   std::uint64_t operator()() { return engine(); }
   /// Uniform in [0, n).
-  std::uint64_t below(std::uint64_t n) { return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(engine); }
+  std::uint64_t below(std::uint64_t n) {
+    return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(engine);
+  }
   bool chance(double p) { return std::uniform_real_distribution<double>(0.0, 1.0)(engine) < p; }
 };
 
@@ -113,8 +115,11 @@ inline seeded_rng seeded(std::uint64_t salt) {
 /// Number of distinct values of `Key` (saturated at 2^64 - 1).
 template <class Key>
 constexpr std::uint64_t key_range() {
-  if constexpr (sizeof(Key) >= 8) return std::numeric_limits<std::uint64_t>::max();
-  return std::uint64_t{1} << (8 * sizeof(Key));
+  if constexpr (sizeof(Key) >= 8) {
+    return std::numeric_limits<std::uint64_t>::max();
+  } else {
+    return std::uint64_t{1} << (8 * sizeof(Key));
+  }
 }
 
 /**
@@ -199,8 +204,7 @@ std::vector<Key> random_batch(std::size_t n, std::size_t distinct, seeded_rng& r
 
 /// Each of `keys` repeated `multiplicity` times, shuffled.
 template <class Key>
-std::vector<Key> repeated(std::vector<Key> const& keys, std::size_t multiplicity,
-                          seeded_rng& rng) {
+std::vector<Key> repeated(std::vector<Key> const& keys, std::size_t multiplicity, seeded_rng& rng) {
   std::vector<Key> out;
   out.reserve(keys.size() * multiplicity);
   for (std::size_t m = 0; m < multiplicity; ++m) out.insert(out.end(), keys.begin(), keys.end());
@@ -317,12 +321,13 @@ struct mixed_key {
 // How a batch reaches the map
 // -------------------------------------------------------------------------------------------------
 
-/// Every bulk call has a host-vector overload and device-range overloads: tests run each.
-enum class input_kind { host_vector, device_vector, device_ptr };
+/// Every bulk call has a host-vector overload and device-range overloads (any device-accessible
+/// random-access iterator: device_vector iterators, device_ptr, raw device pointers): tests run
+/// each.
+enum class input_kind { host_vector, device_vector, device_ptr, raw_pointer };
 
-inline constexpr input_kind all_input_kinds[] = {input_kind::host_vector,
-                                                 input_kind::device_vector,
-                                                 input_kind::device_ptr};
+inline constexpr input_kind all_input_kinds[] = {input_kind::host_vector, input_kind::device_vector,
+                                                 input_kind::device_ptr, input_kind::raw_pointer};
 
 inline std::string name(input_kind k) {
   switch (k) {
@@ -332,6 +337,8 @@ inline std::string name(input_kind k) {
       return "thrust::device_vector iterators";
     case input_kind::device_ptr:
       return "thrust::device_ptr range";
+    case input_kind::raw_pointer:
+      return "raw device pointer range";
   }
   return "?";
 }
@@ -339,6 +346,12 @@ inline std::string name(input_kind k) {
 template <class U>
 thrust::device_vector<U> to_device(std::vector<U> const& v) {
   return thrust::device_vector<U>(v.begin(), v.end());
+}
+
+/// The raw device pointer of a device vector's data (what CUDA code would hand over).
+template <class U>
+U* raw(thrust::device_vector<U>& v) {
+  return thrust::raw_pointer_cast(v.data());
 }
 
 template <class U>
@@ -380,7 +393,8 @@ std::size_t apply(Which which, input_kind kind, Map& map, std::vector<Key> const
   auto dk = to_device(keys);
   auto dv = to_device(values);
   if (kind == input_kind::device_vector) return call(dk.begin(), dk.end(), dv.begin());
-  return call(dk.data(), dk.data() + dk.size(), dv.data());
+  if (kind == input_kind::device_ptr) return call(dk.data(), dk.data() + dk.size(), dv.data());
+  return call(raw(dk), raw(dk) + dk.size(), raw(dv));
 }
 
 template <class Map, class Key>
@@ -388,7 +402,8 @@ std::size_t count_via(input_kind kind, Map& map, std::vector<Key> const& keys) {
   if (kind == input_kind::host_vector) return map.count(keys);
   auto dk = to_device(keys);
   if (kind == input_kind::device_vector) return map.count(dk.begin(), dk.end());
-  return map.count(dk.data(), dk.data() + dk.size());
+  if (kind == input_kind::device_ptr) return map.count(dk.data(), dk.data() + dk.size());
+  return map.count(raw(dk), raw(dk) + dk.size());
 }
 
 template <class Map, class Key>
@@ -396,20 +411,22 @@ std::size_t erase_via(input_kind kind, Map& map, std::vector<Key> const& keys) {
   if (kind == input_kind::host_vector) return map.erase(keys);
   auto dk = to_device(keys);
   if (kind == input_kind::device_vector) return map.erase(dk.begin(), dk.end());
-  return map.erase(dk.data(), dk.data() + dk.size());
+  if (kind == input_kind::device_ptr) return map.erase(dk.data(), dk.data() + dk.size());
+  return map.erase(raw(dk), raw(dk) + dk.size());
 }
 
 template <class Map, class Key, class T>
-std::vector<T> find_via(input_kind kind, Map const& map, std::vector<Key> const& keys,
-                        T missing) {
+std::vector<T> find_via(input_kind kind, Map const& map, std::vector<Key> const& keys, T missing) {
   if (kind == input_kind::host_vector) return map.find(keys, missing);
   auto dk = to_device(keys);
   // Pre-fill with a value other than `missing` so an unwritten output shows.
-  thrust::device_vector<T> out(keys.size(), static_cast<T>(missing + T(1)));
+  thrust::device_vector<T> out(keys.size(), missing == T(0) ? T(1) : T(0));
   if (kind == input_kind::device_vector) {
     map.find(dk.begin(), dk.end(), out.begin(), missing);
-  } else {
+  } else if (kind == input_kind::device_ptr) {
     map.find(dk.data(), dk.data() + dk.size(), out.data(), missing);
+  } else {
+    map.find(raw(dk), raw(dk) + dk.size(), raw(out), missing);
   }
   return to_std(out);
 }
@@ -422,8 +439,10 @@ std::vector<bool> contains_via(input_kind kind, Map const& map, std::vector<Key>
   thrust::device_vector<int> out(keys.size(), 2);
   if (kind == input_kind::device_vector) {
     map.contains(dk.begin(), dk.end(), out.begin());
-  } else {
+  } else if (kind == input_kind::device_ptr) {
     map.contains(dk.data(), dk.data() + dk.size(), out.data());
+  } else {
+    map.contains(raw(dk), raw(dk) + dk.size(), raw(out));
   }
   std::vector<int> h = to_std(out);
   std::vector<bool> flags(h.size());
@@ -622,22 +641,75 @@ auto device_pairs(Map const& map) {
  */
 template <class Map, class Key, class T>
 ::testing::AssertionResult matches(Map const& map, reference_map<Key, T> const& ref) {
-  if (map.size() != ref.size()) {
-    return ::testing::AssertionFailure() << "size() " << map.size() << ", expected " << ref.size();
-  }
-  if (map.empty() != ref.empty()) return ::testing::AssertionFailure() << "empty() is wrong";
+  std::ostringstream why;
+  if (map.size() != ref.size()) why << "\n  size() " << map.size() << ", expected " << ref.size();
+  if (map.empty() != ref.empty()) why << "\n  empty() is " << map.empty();
   double const lf = static_cast<double>(map.size()) / static_cast<double>(map.capacity());
   if (map.load_factor() != lf) {
-    return ::testing::AssertionFailure()
-           << "load_factor() " << map.load_factor() << ", size/capacity " << lf;
+    why << "\n  load_factor() " << map.load_factor() << ", size/capacity " << lf;
   }
   auto const keys = to_std(map.keys());
   auto const values = to_std(map.values());
   if (keys.size() != map.size() || values.size() != map.size()) {
-    return ::testing::AssertionFailure() << "keys() has " << keys.size() << " and values() "
-                                         << values.size() << " elements; size() is " << map.size();
+    why << "\n  keys() has " << keys.size() << " and values() " << values.size()
+        << " elements; size() is " << map.size();
   }
-  return same_pairs(zip_sorted(keys, values), ref.sorted());
+  auto const pairs = same_pairs(zip_sorted(keys, values), ref.sorted());
+  if (!pairs) why << "\n  " << pairs.message();
+  if (why.str().empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "the map differs from the reference:" << why.str();
+}
+
+// -------------------------------------------------------------------------------------------------
+// Shared drivers of the keyed insertions (insert, insert_or_assign, insert_or_accumulate)
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * Random batches drawn from one pool (so later batches hit present keys), through every input
+ * kind, into a default-constructed map that grows: the return value, `size()` and the contents
+ * match the reference after every batch. `small` picks small values (for accumulation).
+ */
+template <class Key, class T, class Which>
+void check_random_rounds(Which which, std::uint64_t salt, bool small, std::size_t pool_size = 20000,
+                         std::size_t batch = 15000, int rounds = 4) {
+  for (input_kind kind : all_input_kinds) {
+    auto rng = seeded(salt * 16 + static_cast<std::uint64_t>(kind));
+    SCOPED_TRACE(rng.trace);
+    SCOPED_TRACE(name(kind));
+    bulkmap::device_map<Key, T> map;
+    reference_map<Key, T> ref;
+    auto const pool = distinct_keys<Key>(pool_size, rng);
+    for (int r = 0; r < rounds; ++r) {
+      SCOPED_TRACE("batch " + std::to_string(r));
+      auto const keys = sample(pool, batch, rng);
+      auto const values = small ? small_values<T>(batch, rng) : random_values<T>(batch, rng);
+      EXPECT_EQ(apply(which, kind, map, keys, values), ref.apply(which, keys, values));
+      ASSERT_TRUE(matches(map, ref));
+    }
+  }
+}
+
+/// Multiplicities (each key repeated m times in one shuffled batch, m in {1, 10, 100, 10^4}),
+/// into an empty map, then the same keys again with new values into the filled map.
+template <class Key, class T, class Which>
+void check_multiplicities(Which which, std::uint64_t salt, bool small) {
+  for (std::size_t m : {std::size_t{1}, std::size_t{10}, std::size_t{100}, std::size_t{10000}}) {
+    auto rng = seeded(salt * 16 + m);
+    SCOPED_TRACE(rng.trace);
+    SCOPED_TRACE("multiplicity " + std::to_string(m));
+    bulkmap::device_map<Key, T> map;
+    reference_map<Key, T> ref;
+    auto const distinct = distinct_keys<Key>(std::max<std::size_t>(200000 / m, 20), rng);
+    for (int r = 0; r < 2; ++r) {
+      SCOPED_TRACE("batch " + std::to_string(r));
+      auto const keys = repeated(distinct, m, rng);
+      auto const values =
+          small ? small_values<T>(keys.size(), rng) : random_values<T>(keys.size(), rng);
+      EXPECT_EQ(apply(which, input_kind::device_vector, map, keys, values),
+                ref.apply(which, keys, values));
+      ASSERT_TRUE(matches(map, ref));
+    }
+  }
 }
 
 inline bool is_power_of_two(std::size_t x) { return x != 0 && (x & (x - 1)) == 0; }

@@ -50,6 +50,14 @@ inline std::size_t load_limit(std::size_t capacity, double max_load_factor) {
   return std::min(limit, capacity - 1);
 }
 
+/// Length of [first, last). @throw std::invalid_argument if last comes before first
+template <class It>
+std::size_t checked_length(It first, It last) {
+  auto const n = thrust::distance(first, last);
+  BULKMAP_EXPECTS(n >= 0, "key range ends before it starts");
+  return static_cast<std::size_t>(n);
+}
+
 /// Smallest power-of-two table whose load limit holds n keys. @throw out_of_memory if none fits.
 inline std::size_t capacity_for(std::size_t n, double max_load_factor) {
   std::size_t capacity = min_capacity;
@@ -242,7 +250,7 @@ template <class KeyIt, class ValueIt, class Op>
 auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt keys_last,
                                                          ValueIt values_first, order_rule rule,
                                                          Op op) -> size_type {
-  auto const n = static_cast<size_type>(thrust::distance(keys_first, keys_last));
+  auto const n = detail::checked_length(keys_first, keys_last);
   if (n == 0) return 0;
   size_type const before = size_;
   auto refs = detail::allocate<std::uint64_t>("insert", std::min(n, detail::chunk_size));
@@ -332,7 +340,7 @@ template <class Key, class T, class Hash, class KeyEqual>
 template <class KeyIt, class OutIt>
 void device_map<Key, T, Hash, KeyEqual>::find(KeyIt keys_first, KeyIt keys_last, OutIt values_out,
                                               T missing_value) const {
-  auto const n = static_cast<size_type>(thrust::distance(keys_first, keys_last));
+  auto const n = detail::checked_length(keys_first, keys_last);
   detail::launch(
       "find", n,
       detail::find_fn<view_type, KeyIt, OutIt>{view(), keys_first, values_out, missing_value});
@@ -351,7 +359,7 @@ template <class Key, class T, class Hash, class KeyEqual>
 template <class KeyIt, class OutIt>
 void device_map<Key, T, Hash, KeyEqual>::contains(KeyIt keys_first, KeyIt keys_last,
                                                   OutIt flags_out) const {
-  auto const n = static_cast<size_type>(thrust::distance(keys_first, keys_last));
+  auto const n = detail::checked_length(keys_first, keys_last);
   detail::launch("contains", n,
                  detail::contains_fn<view_type, KeyIt, OutIt>{view(), keys_first, flags_out});
 }
@@ -368,7 +376,7 @@ std::vector<bool> device_map<Key, T, Hash, KeyEqual>::contains(std::vector<Key> 
 template <class Key, class T, class Hash, class KeyEqual>
 template <class KeyIt>
 auto device_map<Key, T, Hash, KeyEqual>::erase(KeyIt keys_first, KeyIt keys_last) -> size_type {
-  auto const n = static_cast<size_type>(thrust::distance(keys_first, keys_last));
+  auto const n = detail::checked_length(keys_first, keys_last);
   reset_counters();
   auto* counters = thrust::raw_pointer_cast(counters_.data());
   detail::launch(
@@ -436,7 +444,8 @@ template <class Key, class T, class Hash, class KeyEqual>
 host_mirror<Key, T> device_map<Key, T, Hash, KeyEqual>::to_host() const {
   auto k = keys();
   auto v = values();
-  detail::translate_errors("to_host", [&] { thrust::sort_by_key(k.begin(), k.end(), v.begin()); });
+  detail::translate_errors(
+      "to_host", [&] { thrust::sort_by_key(k.begin(), k.end(), v.begin(), detail::key_less{}); });
   return host_mirror<Key, T>(sorted_unique, detail::to_std_vector(k), detail::to_std_vector(v));
 }
 

@@ -33,4 +33,16 @@ struct value_at_fn {
   }
 };
 
+/**
+ * `a < b` as a named functor, for sorting keys. A plain or `thrust::less` comparison sends 4-byte
+ * signed keys through Thrust's host radix sort, which orders them as unsigned (CCCL 3.0.1,
+ * NVIDIA/cccl#4919); a functor of our own takes the comparison sort.
+ */
+struct key_less {
+  template <class Key>
+  BULKMAP_HOST_DEVICE bool operator()(Key const& a, Key const& b) const {
+    return a < b;
+  }
+};
+
 }  // namespace bulkmap::detail
