@@ -233,7 +233,7 @@ void device_map<Key, T, Hash, KeyEqual>::apply_chunk(KeyIt keys, ValueIt values,
   view_type const v = view();
   if (direct) {
     detail::launch("accumulate", n,
-                   detail::accumulate_fn<view_type, ValueIt, Op>{v, values, refs, op});
+                   detail::fold_fn<view_type, ValueIt, Op>{v, values, refs, op});
     return;
   }
   if (all_participate) detail::launch("clear values", n, detail::zero_fn<view_type>{v, refs});

@@ -45,9 +45,13 @@ BULKMAP_HOST_DEVICE void atomic_fold(T& target, T v, Op op) {
   }
 }
 
-/// Folds value i into the slot its ref names (the fast path: `Op` has the identity zero).
+/**
+ * Folds value i into the slot its ref names, unless input i wrote that slot's first value
+ * (`ref::winner`, see insert.hpp). With an `Op` whose identity is zero no input is a writer,
+ * and this one pass is the whole accumulation.
+ */
 template <class View, class ValueIt, class Op>
-struct accumulate_fn {
+struct fold_fn {
   View table;
   ValueIt values;
   std::uint64_t const* refs;
@@ -55,6 +59,7 @@ struct accumulate_fn {
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     using T = typename View::value_type;
+    if (refs[i] & ref::winner) return;
     atomic_fold(table.slots[refs[i] & ref::index_mask].value, static_cast<T>(values[i]), op);
   }
 };

@@ -12,7 +12,7 @@
  *    tags rise with it; all tags are non-zero.
  * 2. `elect_fn`: the input whose tag stayed is the slot's writer (`ref::winner`).
  * 3. `write_fn`: each writer stores its value.
- * 4. `fold_fn` (accumulate only): every other input folds its value in.
+ * 4. `fold_fn` (accumulate.hpp; accumulate only): every other input folds its value in.
  *
  * Participants: `insert` and `insert_or_accumulate`, the inputs whose key was absent at the chunk's
  * start; `insert_or_assign`, every input, after `zero_fn` cleared the values it will overwrite.
@@ -96,21 +96,6 @@ struct write_fn {
     if (!(refs[i] & ref::winner)) return;
     atomic_ref_t<T>(table.slots[refs[i] & ref::index_mask].value)
         .store(static_cast<T>(values[i]), cuda::std::memory_order_relaxed);
-  }
-};
-
-/// Step 4 (accumulate): every input that did not write folds its value in.
-template <class View, class ValueIt, class Op>
-struct fold_fn {
-  View table;
-  ValueIt values;
-  std::uint64_t const* refs;
-  Op op;
-
-  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
-    using T = typename View::value_type;
-    if (refs[i] & ref::winner) return;
-    atomic_fold(table.slots[refs[i] & ref::index_mask].value, static_cast<T>(values[i]), op);
   }
 };
 
