@@ -142,7 +142,11 @@ class device_map {
    * @param keys_first, keys_last device-accessible random-access range of `Key`, length n
    * @param values_first device-accessible random-access range of `T`, length n
    * @return number of keys that were new. O(n) expected.
-   * @throw bulkmap::out_of_memory if growth fails: the map holds exactly what it held before.
+   * @throw bulkmap::out_of_memory if growth fails. Batches are applied in chunks of 2^22 keys and
+   * the failing chunk is undone: after a batch of at most 2^22 keys the map holds exactly what
+   * it held before the call; a longer batch keeps the chunks before the failing one. The map
+   * stays usable either way.
+   * @throw std::invalid_argument if `keys_last` comes before `keys_first`
    * Waits for completion.
    */
   template <class KeyIt, class ValueIt>
@@ -269,7 +273,8 @@ class device_map {
   /**
    * @brief Makes the map hold exactly the mirror's pairs (clears, then inserts them).
    * No Rust counterpart (Rust mutates in place). Grows if needed.
-   * @throw bulkmap::out_of_memory if growth fails. Waits for completion.
+   * @throw bulkmap::out_of_memory if the new table cannot be allocated; the map is unchanged.
+   * Waits for completion.
    */
   void assign(host_mirror<Key, T> const& mirror);
 
