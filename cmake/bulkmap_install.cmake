@@ -1,7 +1,6 @@
 # Installs the headers and a package config, so that another project can
 #   find_package(bulkmap CONFIG REQUIRED)
 #   target_link_libraries(app PRIVATE bulkmap::bulkmap)
-include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY include/bulkmap kernels/bulkmap DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
