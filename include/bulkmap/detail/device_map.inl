@@ -232,8 +232,7 @@ void device_map<Key, T, Hash, KeyEqual>::apply_chunk(KeyIt keys, ValueIt values,
   locate_chunk(keys, n, refs, !direct && !all_participate);
   view_type const v = view();
   if (direct) {
-    detail::launch("accumulate", n,
-                   detail::fold_fn<view_type, ValueIt, Op>{v, values, refs, op});
+    detail::launch("accumulate", n, detail::fold_fn<view_type, ValueIt, Op>{v, values, refs, op});
     return;
   }
   if (all_participate) detail::launch("clear values", n, detail::zero_fn<view_type>{v, refs});
