@@ -32,4 +32,11 @@ namespace bulkmap {
 /// Name of the backend this translation unit was built for: "cuda" or "omp".
 inline constexpr char const* backend_name = BULKMAP_BACKEND_NAME;
 
+/// Whether this translation unit was built for the cuda backend (for `if constexpr`).
+#if defined(BULKMAP_BACKEND_CUDA)
+inline constexpr bool backend_is_cuda = true;
+#else
+inline constexpr bool backend_is_cuda = false;
+#endif
+
 }  // namespace bulkmap

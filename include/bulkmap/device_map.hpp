@@ -142,10 +142,10 @@ class device_map {
    * @param keys_first, keys_last device-accessible random-access range of `Key`, length n
    * @param values_first device-accessible random-access range of `T`, length n
    * @return number of keys that were new. O(n) expected.
-   * @throw bulkmap::out_of_memory if growth fails. Batches are applied in chunks of 2^22 keys and
-   * the failing chunk is undone: after a batch of at most 2^22 keys the map holds exactly what
-   * it held before the call; a longer batch keeps the chunks before the failing one. The map
-   * stays usable either way.
+   * Temporary memory: 8 bytes per input, for at most 2^22 inputs at a time; a longer batch also
+   * logs its new keys (sizeof(Key) each), so that a failure can undo them.
+   * @throw bulkmap::out_of_memory if growth fails. The map then holds exactly the pairs it held
+   * before the call (its capacity may have grown) and stays usable. Same for every insertion.
    * @throw std::invalid_argument if `keys_last` comes before `keys_first`
    * Waits for completion.
    */
@@ -290,11 +290,19 @@ class device_map {
   void reset_counters();
   [[nodiscard]] size_type live_side_slots() const;
   void rehash(size_type new_capacity);
+  /// Gives each of a chunk's n inputs its slot in `refs`, claiming and growing as needed; returns
+  /// the number of keys it claimed. A failed growth undoes its claims before out_of_memory.
   template <class KeyIt>
-  void locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs, bool mark_absent);
-  template <class KeyIt, class ValueIt, class Op>
-  void apply_chunk(KeyIt keys, ValueIt values, size_type n, std::uint64_t* refs, order_rule rule,
-                   Op op);
+  size_type locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs, bool mark_absent);
+  /// Undoes the `claimed` claims that `refs` record (they must still name their slots).
+  void unclaim_chunk(std::uint64_t const* refs, size_type n, size_type claimed);
+  /// Writes the first value of each key absent at the chunk's start (first occurrence wins).
+  template <class ValueIt>
+  void write_first_values(ValueIt values, size_type n, std::uint64_t* refs);
+  /// The rest of `rule`: last_wins writes every key's last value; fold folds every non-writer.
+  template <class ValueIt, class Op>
+  void write_other_values(ValueIt values, size_type n, std::uint64_t* refs, order_rule rule, Op op);
+  /// Applies a batch of any length; see the out_of_memory guarantee of `insert`.
   template <class KeyIt, class ValueIt, class Op>
   size_type apply_in_chunks(KeyIt keys_first, KeyIt keys_last, ValueIt values_first,
                             order_rule rule, Op op);

@@ -39,8 +39,7 @@ class cuda_error : public error {
 
 /**
  * @brief An allocation failed, usually while the map grew.
- * The map that threw it stays usable and holds the pairs it held before the call (for bulk
- * insertions longer than 2^22 keys: plus the chunks applied before the failing one).
+ * The map that threw it stays usable and holds exactly the pairs it held before the call.
  * Rust counterpart: `TryReserveError::AllocError`.
  */
 class out_of_memory : public error {

@@ -6,11 +6,17 @@
  * - The batch is cut into chunks of `chunk_size` inputs, so temporary memory (8 bytes per input
  *   of a chunk) never follows the batch length.
  * - Locate pass: every input finds or claims its key's slot. Claims draw on a budget, the room
- *   left below the load limit; an input that finds no room fails instead of claiming. If any
- *   failed, the table grows to a size estimated from the rate of new keys seen in the pass, and
- *   the pass runs again (slot indices change in a rehash).
- * - Value passes then work on the recorded slots: one atomic per input for `count` and
- *   `plus`/`bit_or` accumulation, the elect-a-writer passes of insert.hpp otherwise.
+ *   left below the load limit; an input that finds no room fails instead of claiming. Failed
+ *   inputs are retried in place while the pass began with budget (their failure was a race);
+ *   otherwise the table grows to a size estimated from the chunk's rate of new keys, and the pass
+ *   runs again (slot indices change in a rehash).
+ * - Value passes then work on the recorded slots: one atomic per input (per warp and slot on a
+ *   GPU) for `count` and `plus`/`bit_or` accumulation, the elect-a-writer passes of insert.hpp
+ *   otherwise.
+ * - A batch of several chunks claims all its keys before it changes any value a key had before
+ *   the call, logging the keys it claims; a failed growth erases them (apply_in_chunks). Extra
+ *   temporary memory: sizeof(Key) per new key, and 1 bit per input for accumulation with an
+ *   operator whose identity is not zero.
  */
 #pragma once
 
@@ -176,8 +182,8 @@ void device_map<Key, T, Hash, KeyEqual>::clear() {
 
 template <class Key, class T, class Hash, class KeyEqual>
 template <class KeyIt>
-void device_map<Key, T, Hash, KeyEqual>::locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs,
-                                                      bool mark_absent) {
+auto device_map<Key, T, Hash, KeyEqual>::locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs,
+                                                      bool mark_absent) -> size_type {
   if (mark_absent) {
     detail::launch("mark absent keys", n,
                    detail::mark_absent_fn<view_type, KeyIt>{view(), keys, refs});
@@ -186,28 +192,40 @@ void device_map<Key, T, Hash, KeyEqual>::locate_chunk(KeyIt keys, size_type n, s
         "locate", [&] { thrust::fill(thrust::device, refs, refs + n, std::uint64_t{0}); });
   }
   size_type new_keys = 0;  // claimed by this chunk, for the rollback
+  bool failed_only = false;
   for (;;) {
     reset_counters();
+    view_type const v = view();
     auto* counters = thrust::raw_pointer_cast(counters_.data());
-    detail::launch(
-        "locate", n,
-        detail::claim_fn<view_type, KeyIt>{view(), keys, refs, counters + detail::any_failed});
+    detail::launch("locate", n,
+                   detail::claim_fn<view_type, KeyIt>{v, keys, refs, counters + detail::any_failed,
+                                                      failed_only});
     auto const c = read_counters();
     occupied_ += c[detail::claims];
     size_ += c[detail::claims] + c[detail::side_claims];
     new_keys += c[detail::claims] + c[detail::side_claims];
-    if (c[detail::any_failed] == 0) return;
+    if (c[detail::any_failed] == 0) return new_keys;
+    // With budget at the pass's start, the failures were transient: threads racing to claim the
+    // same new key each hold a unit of the budget until one wins, and may spend it all for a
+    // moment (on a GPU, tens of thousands race). Such a pass claims at least one key, and its
+    // failed inputs may find their keys now: retry them in place. Growing instead would size the
+    // table by the race, not by the keys.
+    if (v.claim_limit > 0) {
+      failed_only = true;
+      continue;
+    }
+    failed_only = false;
     auto const failed = static_cast<size_type>(detail::translate_errors("locate", [&] {
       return thrust::count_if(thrust::device, refs, refs + n, detail::is_failed_fn{});
     }));
 
-    // Estimate the distinct keys among the failed inputs from the rate of new keys in this pass.
-    size_type const succeeded = n - failed;
-    size_type estimate =
-        succeeded == 0 ? failed
-                       : static_cast<size_type>(std::ceil(static_cast<double>(failed) *
-                                                          static_cast<double>(c[detail::claims]) /
-                                                          static_cast<double>(succeeded)));
+    // Estimate the distinct keys among the failed inputs from the chunk's rate of new keys.
+    size_type const located = n - failed;
+    size_type estimate = located == 0
+                             ? failed
+                             : static_cast<size_type>(std::ceil(static_cast<double>(failed) *
+                                                                static_cast<double>(new_keys) /
+                                                                static_cast<double>(located)));
     estimate = std::clamp<size_type>(estimate, 1, failed);
     bool const mostly_tombstones = occupied_ - (size_ - live_side_slots()) >
                                    detail::load_limit(capacity_, max_load_factor_) / 2;
@@ -215,32 +233,42 @@ void device_map<Key, T, Hash, KeyEqual>::locate_chunk(KeyIt keys, size_type n, s
       size_type const wanted = detail::capacity_for(size_ + estimate, max_load_factor_);
       rehash(std::max(wanted, mostly_tombstones ? capacity_ : 2 * capacity_));
     } catch (out_of_memory const&) {
-      detail::launch("undo claims", n, detail::unclaim_fn<view_type>{view(), refs});
-      size_ -= new_keys;
+      unclaim_chunk(refs, n, new_keys);
       throw;
     }
   }
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
-template <class KeyIt, class ValueIt, class Op>
-void device_map<Key, T, Hash, KeyEqual>::apply_chunk(KeyIt keys, ValueIt values, size_type n,
-                                                     std::uint64_t* refs, order_rule rule, Op op) {
-  bool const direct = rule == order_rule::fold && detail::has_zero_identity_v<Op, T>;
-  bool const all_participate = rule == order_rule::last_wins;
-  bool const first_wins = rule != order_rule::last_wins;
-  locate_chunk(keys, n, refs, !direct && !all_participate);
+void device_map<Key, T, Hash, KeyEqual>::unclaim_chunk(std::uint64_t const* refs, size_type n,
+                                                       size_type claimed) {
+  detail::launch("undo claims", n, detail::unclaim_fn<view_type>{view(), refs});
+  size_ -= claimed;
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class ValueIt>
+void device_map<Key, T, Hash, KeyEqual>::write_first_values(ValueIt values, size_type n,
+                                                            std::uint64_t* refs) {
   view_type const v = view();
-  if (direct) {
-    detail::launch("accumulate", n, detail::fold_fn<view_type, ValueIt, Op>{v, values, refs, op});
-    return;
-  }
-  if (all_participate) detail::launch("clear values", n, detail::zero_fn<view_type>{v, refs});
-  detail::launch("tag", n, detail::tag_fn<view_type>{v, refs, all_participate, first_wins});
-  detail::launch("elect", n, detail::elect_fn<view_type>{v, refs, all_participate, first_wins});
+  detail::launch("tag", n, detail::tag_fn<view_type>{v, refs, false, true});
+  detail::launch("elect", n, detail::elect_fn<view_type>{v, refs, false, true});
   detail::launch("write", n, detail::write_fn<view_type, ValueIt>{v, values, refs});
-  if (rule == order_rule::fold) {
-    detail::launch("fold", n, detail::fold_fn<view_type, ValueIt, Op>{v, values, refs, op});
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class ValueIt, class Op>
+void device_map<Key, T, Hash, KeyEqual>::write_other_values(ValueIt values, size_type n,
+                                                            std::uint64_t* refs, order_rule rule,
+                                                            Op op) {
+  view_type const v = view();
+  if (rule == order_rule::last_wins) {
+    detail::launch("clear values", n, detail::zero_fn<view_type>{v, refs});
+    detail::launch("tag", n, detail::tag_fn<view_type>{v, refs, true, false});
+    detail::launch("elect", n, detail::elect_fn<view_type>{v, refs, true, false});
+    detail::launch("write", n, detail::write_fn<view_type, ValueIt>{v, values, refs});
+  } else if (rule == order_rule::fold) {
+    detail::launch("accumulate", n, detail::fold_fn<view_type, ValueIt, Op>{v, values, refs, op});
   }
 }
 
@@ -252,12 +280,73 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
   auto const n = detail::checked_length(keys_first, keys_last);
   if (n == 0) return 0;
   size_type const before = size_;
-  auto refs = detail::allocate<std::uint64_t>("insert", std::min(n, detail::chunk_size));
+  // Inputs whose key is absent at their chunk's start write its first value: `insert`, and
+  // accumulation with an operator whose identity is not zero (the other inputs fold into it).
+  bool const first_values = rule == order_rule::first_wins ||
+                            (rule == order_rule::fold && !detail::has_zero_identity_v<Op, T>);
+  auto ref_buffer = detail::allocate<std::uint64_t>("insert", std::min(n, detail::chunk_size));
+  std::uint64_t* const refs = thrust::raw_pointer_cast(ref_buffer.data());
+
+  if (n <= detail::chunk_size) {  // one chunk: a failed growth undoes its own claims
+    locate_chunk(keys_first, n, refs, first_values);
+    if (first_values) write_first_values(values_first, n, refs);
+    write_other_values(values_first, n, refs, rule, op);
+    return size_ - before;
+  }
+
+  // Several chunks. Any chunk's growth may fail, and the map must then be left as it was. So
+  // every chunk first claims its keys (and writes first values, into slots it claimed); the keys
+  // claimed are logged, and a failure erases them. Values of keys present before the call change
+  // only in the second sweep, which cannot fail for want of memory: every key is present by then.
+  auto const chunk_length = [&](size_type offset) {
+    return std::min(detail::chunk_size, n - offset);
+  };
+  thrust::device_vector<Key> claimed_keys;  // [0, logged): the keys this call claimed
+  size_type logged = 0;
+  // Accumulation with first values: which inputs wrote them (one bit each); the fold skips them.
+  bool const keep_writers = first_values && rule == order_rule::fold;
+  thrust::device_vector<std::uint32_t> writers;
+  try {
+    if (keep_writers) writers = detail::allocate<std::uint32_t>("insert", (n + 31) / 32);
+    for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
+      size_type const m = chunk_length(offset);
+      auto const keys = keys_first + static_cast<std::ptrdiff_t>(offset);
+      detail::translate_errors("insert", [&] { claimed_keys.resize(logged + m); });
+      size_type const claimed = locate_chunk(keys, m, refs, first_values);
+      try {
+        detail::translate_errors("insert", [&] {
+          thrust::copy_if(thrust::device, keys, keys + static_cast<std::ptrdiff_t>(m), refs,
+                          claimed_keys.begin() + static_cast<std::ptrdiff_t>(logged),
+                          detail::is_claimed_fn{});
+        });
+      } catch (out_of_memory const&) {
+        unclaim_chunk(refs, m, claimed);
+        throw;
+      }
+      logged += claimed;
+      if (!first_values) continue;
+      write_first_values(values_first + static_cast<std::ptrdiff_t>(offset), m, refs);
+      if (keep_writers) {
+        detail::launch(
+            "insert", m,
+            detail::save_writers_fn{refs, thrust::raw_pointer_cast(writers.data()) + offset / 32});
+      }
+    }
+  } catch (out_of_memory const&) {
+    erase(claimed_keys.begin(), claimed_keys.begin() + static_cast<std::ptrdiff_t>(logged));
+    throw;
+  }
+  if (rule == order_rule::first_wins) return size_ - before;
   for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
-    size_type const m = std::min(detail::chunk_size, n - offset);
+    size_type const m = chunk_length(offset);
     auto const d = static_cast<std::ptrdiff_t>(offset);
-    apply_chunk(keys_first + d, values_first + d, m, thrust::raw_pointer_cast(refs.data()), rule,
-                op);
+    locate_chunk(keys_first + d, m, refs, false);  // finds only: every key is present
+    if (keep_writers) {
+      detail::launch(
+          "insert", m,
+          detail::restore_writers_fn{refs, thrust::raw_pointer_cast(writers.data()) + offset / 32});
+    }
+    write_other_values(values_first + d, m, refs, rule, op);
   }
   return size_ - before;
 }
@@ -443,8 +532,9 @@ template <class Key, class T, class Hash, class KeyEqual>
 host_mirror<Key, T> device_map<Key, T, Hash, KeyEqual>::to_host() const {
   auto k = keys();
   auto v = values();
-  detail::translate_errors(
-      "to_host", [&] { thrust::sort_by_key(k.begin(), k.end(), v.begin(), detail::key_less{}); });
+  detail::translate_errors("to_host", [&] {
+    thrust::sort_by_key(k.begin(), k.end(), v.begin(), detail::key_order<Key>{});
+  });
   return host_mirror<Key, T>(sorted_unique, detail::to_std_vector(k), detail::to_std_vector(v));
 }
 

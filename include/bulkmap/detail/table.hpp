@@ -16,6 +16,7 @@
 #pragma once
 
 #include <bulkmap/config.hpp>
+#include <bulkmap/detail/warp.hpp>
 #include <cstdint>
 #include <cuda/atomic>
 #include <cuda/std/cstdint>
@@ -67,9 +68,6 @@ struct ref {
   static constexpr std::uint64_t index_mask = winner - 1;
   static constexpr std::uint64_t npos = index_mask;
 };
-
-template <class U>
-using atomic_ref_t = cuda::atomic_ref<U, cuda::thread_scope_device>;
 
 /// Result of `table_view::find_or_claim`.
 struct claim_result {
@@ -138,6 +136,8 @@ struct table_view {
    * @brief Finds `key`, or claims an empty slot for it if the claim budget allows.
    * A claim takes one unit of the budget before its compare-and-swap and gives it back if another
    * thread claimed the slot for the same key first. The new slot's value is zero (invariant).
+   * A failure can be transient: threads racing for the same new key hold a unit each until one
+   * wins, and may spend the whole budget for a moment. The caller retries while budget is left.
    */
   BULKMAP_HOST_DEVICE claim_result find_or_claim(Key key) const noexcept {
     word const w = traits::encode(key);
@@ -148,9 +148,7 @@ struct table_view {
         bool const won = atomic_ref_t<word>(slots[i].key)
                              .compare_exchange_strong(expected, traits::side_occupied,
                                                       cuda::std::memory_order_relaxed);
-        if (won)
-          atomic_ref_t<unsigned long long>(*side_claims)
-              .fetch_add(1, cuda::std::memory_order_relaxed);
+        if (won) add_to_counter(*side_claims, 1);
         return {i, won};
       }
     }
@@ -158,7 +156,7 @@ struct table_view {
     atomic_ref_t<unsigned long long> budget(*claims);
     bool reserved = false;  // holds one unit of the claim budget
     auto found = [&](std::uint64_t i) {
-      if (reserved) budget.fetch_sub(1, cuda::std::memory_order_relaxed);
+      if (reserved) add_to_counter(*claims, -1);
       return claim_result{i, false};
     };
     for (std::uint64_t i = hash(key) & mask;; i = (i + 1) & mask) {
@@ -168,8 +166,8 @@ struct table_view {
       if (!reserved) {
         // Read before the read-modify-write: once the budget is spent, failing stays cheap.
         if (budget.load(cuda::std::memory_order_relaxed) >= claim_limit) return {ref::npos, false};
-        if (budget.fetch_add(1, cuda::std::memory_order_relaxed) >= claim_limit) {
-          budget.fetch_sub(1, cuda::std::memory_order_relaxed);
+        if (fetch_add_one(*claims) >= claim_limit) {
+          add_to_counter(*claims, -1);
           return {ref::npos, false};
         }
         reserved = true;

@@ -46,6 +46,25 @@ BULKMAP_HOST_DEVICE void atomic_fold(T& target, T v, Op op) {
 }
 
 /**
+ * @brief `atomic_fold` for every calling thread. On a GPU, the threads of a warp that fold into
+ * the same target first combine their values (`__match_any_sync` through
+ * `cooperative_groups::labeled_partition`, then a shuffle reduction), so one atomic per target and
+ * warp remains: counting few distinct keys does not queue on their slots. `op` must be
+ * associative and commutative, as for any atomic fold.
+ */
+template <class T, class Op>
+BULKMAP_HOST_DEVICE void grouped_fold(T& target, T v, Op op) {
+#if defined(__CUDA_ARCH__)
+  namespace cg = cooperative_groups;
+  cg::coalesced_group const same = cg::labeled_partition(cg::coalesced_threads(), &target);
+  if (same.size() > 1) v = cg::reduce(same, v, op);
+  if (same.thread_rank() == 0) atomic_fold(target, v, op);
+#else
+  atomic_fold(target, v, op);
+#endif
+}
+
+/**
  * Folds value i into the slot its ref names, unless input i wrote that slot's first value
  * (`ref::winner`, see insert.hpp). With an `Op` whose identity is zero no input is a writer,
  * and this one pass is the whole accumulation.
@@ -60,7 +79,7 @@ struct fold_fn {
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     using T = typename View::value_type;
     if (refs[i] & ref::winner) return;
-    atomic_fold(table.slots[refs[i] & ref::index_mask].value, static_cast<T>(values[i]), op);
+    grouped_fold(table.slots[refs[i] & ref::index_mask].value, static_cast<T>(values[i]), op);
   }
 };
 

@@ -4,7 +4,10 @@
  */
 #pragma once
 
+#include <thrust/functional.h>
+
 #include <bulkmap/detail/table.hpp>
+#include <type_traits>
 
 namespace bulkmap::detail {
 
@@ -44,5 +47,14 @@ struct key_less {
     return a < b;
   }
 };
+
+/**
+ * The comparison to sort keys of type Key by: `thrust::less` (a radix sort) where it is right,
+ * that is on a GPU (CUB's radix sort orders signed keys correctly) and for unsigned keys;
+ * `key_less` (a comparison sort) for signed keys on the host.
+ */
+template <class Key>
+using key_order =
+    std::conditional_t<backend_is_cuda || std::is_unsigned_v<Key>, thrust::less<Key>, key_less>;
 
 }  // namespace bulkmap::detail

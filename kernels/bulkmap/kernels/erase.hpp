@@ -43,7 +43,7 @@ struct erase_fn {
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     std::uint64_t const s = table.find(keys[i]);
     if (s != ref::npos && free_slot(table, s)) {
-      atomic_ref_t<unsigned long long>(*removed).fetch_add(1, cuda::std::memory_order_relaxed);
+      add_to_counter(*removed, 1);
     }
   }
 };

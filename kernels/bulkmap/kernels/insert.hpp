@@ -99,4 +99,31 @@ struct write_fn {
   }
 };
 
+/**
+ * Records which inputs of a chunk wrote a first value, one bit per input in a bitmap over the
+ * whole batch (`bits` points at the chunk's first word; chunks start at multiples of 32). A batch
+ * of several chunks folds only after every chunk has claimed its keys, and the fold must skip
+ * the writers.
+ */
+struct save_writers_fn {
+  std::uint64_t const* refs;
+  std::uint32_t* bits;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    if (!(refs[i] & ref::winner)) return;
+    atomic_ref_t<std::uint32_t>(bits[i / 32])
+        .fetch_or(std::uint32_t{1} << (i % 32), cuda::std::memory_order_relaxed);
+  }
+};
+
+/// Marks the writers that `save_writers_fn` recorded (`ref::winner`) in freshly located refs.
+struct restore_writers_fn {
+  std::uint64_t* refs;
+  std::uint32_t const* bits;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    if ((bits[i / 32] >> (i % 32)) & 1) refs[i] |= ref::winner;
+  }
+};
+
 }  // namespace bulkmap::detail

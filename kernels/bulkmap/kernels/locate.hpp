@@ -5,7 +5,8 @@
  * Insertions run in two steps over a chunk of inputs: first this pass gives every input a slot
  * reference (growing the table and repeating the pass while claims run out of room), then value
  * passes work on the referenced slots without probing. A failed growth undoes the chunk's
- * claims with `unclaim_fn`, so the map is left as it was.
+ * claims with `unclaim_fn`, so the map is left as it was. (A batch of several chunks also logs
+ * the keys each chunk claimed, `is_claimed_fn`, and erases them if a later chunk fails.)
  */
 #pragma once
 
@@ -38,8 +39,10 @@ struct claim_fn {
   KeyIt keys;
   std::uint64_t* refs;
   unsigned long long* any_failed;
+  bool failed_only;  ///< skip inputs that located their slot in the last pass (no growth since)
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    if (failed_only && !(refs[i] & ref::failed)) return;
     std::uint64_t const kept = refs[i] & (ref::absent | ref::claimed);
     claim_result const r = table.find_or_claim(keys[i]);
     if (r.index == ref::npos) {
@@ -72,6 +75,11 @@ struct unclaim_fn {
 /// Whether input i failed to find room in the last locate pass.
 struct is_failed_fn {
   BULKMAP_HOST_DEVICE bool operator()(std::uint64_t r) const { return (r & ref::failed) != 0; }
+};
+
+/// Whether input i claimed its key's slot: exactly one input per key new to the chunk.
+struct is_claimed_fn {
+  BULKMAP_HOST_DEVICE bool operator()(std::uint64_t r) const { return (r & ref::claimed) != 0; }
 };
 
 }  // namespace bulkmap::detail

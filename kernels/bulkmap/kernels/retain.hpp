@@ -20,7 +20,7 @@ struct retain_fn {
     typename View::key_type const key = table.key_at(s);
     typename View::value_type const value = table.slots[s].value;
     if (!pred(key, value) && free_slot(table, s)) {
-      atomic_ref_t<unsigned long long>(*removed).fetch_add(1, cuda::std::memory_order_relaxed);
+      add_to_counter(*removed, 1);
     }
   }
 };
