@@ -1,0 +1,240 @@
+/**
+ * @file bench_backend.cpp
+ * @brief The backend's benchmarks, built by nvcc on cuda and by the host compiler on omp:
+ *   - `bulkmap`: every workload on `bulkmap::device_map<Key, Key>`;
+ *   - `thrust_sort_reduce`: counting by `thrust::sort` + `thrust::reduce_by_key`;
+ *   - `gups`: the memory system's ceiling, one relaxed atomic add per key into a random slot of a
+ *     table the size of the one bulkmap uses for the same workload.
+ * On cuda the clock is a pair of CUDA events around the operation; on omp the host's clock.
+ * Each bulkmap and Thrust count is checked against the batch's distinct count.
+ */
+#include <thrust/copy.h>
+#include <thrust/device_vector.h>
+#include <thrust/execution_policy.h>
+#include <thrust/for_each.h>
+#include <thrust/iterator/constant_iterator.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/reduce.h>
+#include <thrust/sort.h>
+
+#include <bulkmap/bulkmap.hpp>
+#include <cuda/atomic>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include "suite.hpp"
+
+#if defined(BULKMAP_BACKEND_OMP)
+#include <omp.h>
+#endif
+
+namespace bulkmap_bench {
+namespace {
+
+#if defined(BULKMAP_BACKEND_CUDA)
+void cuda_check(cudaError_t status, char const* what) {
+  if (status != cudaSuccess) {
+    throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(status));
+  }
+}
+
+/// Device time between two CUDA events on the default stream, in seconds.
+class device_timer {
+ public:
+  device_timer() {
+    cuda_check(cudaEventCreate(&start_), "cudaEventCreate");
+    cuda_check(cudaEventCreate(&stop_), "cudaEventCreate");
+  }
+  ~device_timer() {
+    cudaEventDestroy(start_);
+    cudaEventDestroy(stop_);
+  }
+  device_timer(device_timer const&) = delete;
+  device_timer& operator=(device_timer const&) = delete;
+  void start() { cuda_check(cudaEventRecord(start_), "cudaEventRecord"); }
+  double stop() {
+    cuda_check(cudaEventRecord(stop_), "cudaEventRecord");
+    cuda_check(cudaEventSynchronize(stop_), "cudaEventSynchronize");
+    float ms = 0;
+    cuda_check(cudaEventElapsedTime(&ms, start_, stop_), "cudaEventElapsedTime");
+    return ms * 1e-3;
+  }
+
+ private:
+  cudaEvent_t start_{}, stop_{};
+};
+#else
+using device_timer = host_timer;
+#endif
+
+/// The batch `spec` in device memory, copied once per process and kept.
+template <class Key>
+thrust::device_vector<Key> const& device_keys(key_spec const& spec) {
+  static std::map<std::pair<std::string, std::size_t>, std::unique_ptr<thrust::device_vector<Key>>>
+      cache;
+  auto& slot = cache[{spec.name(), spec.n}];
+  if (!slot) slot = std::make_unique<thrust::device_vector<Key>>(keys<Key>(spec));
+  return *slot;
+}
+
+template <class Key>
+using map_type = bulkmap::device_map<Key, Key>;
+
+/// An empty map sized the way workload `w` runs on it (so GUPS can use the same slot count).
+template <class Key>
+map_type<Key> empty_map_for(workload const& w) {
+  switch (w.what) {
+    case op::insert:
+      return map_type<Key>(w.keys.n, w.occupancy);
+    case op::count:
+      return map_type<Key>(distinct_count<Key>(w.keys));
+    default:
+      return map_type<Key>(resident_keys(w).n);
+  }
+}
+
+struct odd_key {
+  template <class Key>
+  BULKMAP_HOST_DEVICE bool operator()(Key const& key, Key const&) const {
+    return (key & 1) != 0;
+  }
+};
+
+template <class Key>
+void run_bulkmap(benchmark::State& state, workload const& w) {
+  auto const& keys = device_keys<Key>(w.keys);
+  std::size_t const n = keys.size();
+  auto map = empty_map_for<Key>(w);
+  std::size_t const slots = map.capacity();
+  auto const& resident = device_keys<Key>(resident_keys(w));
+  auto const fill = [&] {
+    map.clear();
+    map.insert(resident.begin(), resident.end(), resident.begin());
+  };
+  auto const nothing = [] {};
+  switch (w.what) {
+    case op::insert:
+      timed<device_timer>(
+          state, n, [&] { map.clear(); },
+          [&] { map.insert(keys.begin(), keys.end(), keys.begin()); });
+      break;
+    case op::count:
+      timed<device_timer>(
+          state, n, [&] { map.clear(); }, [&] { map.count(keys.begin(), keys.end()); });
+      if (map.size() != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
+      break;
+    case op::find: {
+      fill();
+      thrust::device_vector<Key> found(n);
+      timed<device_timer>(state, n, nothing,
+                          [&] { map.find(keys.begin(), keys.end(), found.begin(), Key{0}); });
+      break;
+    }
+    case op::erase:
+      timed<device_timer>(state, n, fill, [&] { map.erase(keys.begin(), keys.end()); });
+      if (!map.empty()) fail(state, "erase left keys behind");
+      break;
+    case op::retain_half:
+      timed<device_timer>(state, n, fill, [&] { map.retain(odd_key{}); });
+      break;
+    case op::drain:
+      timed<device_timer>(state, n, fill, [&] { map.drain(); });
+      break;
+    case op::to_host:
+      fill();
+      timed<device_timer>(state, n, nothing, [&] { benchmark::DoNotOptimize(map.to_host()); });
+      break;
+  }
+  if (map.capacity() != slots) fail(state, "the map grew: the workload's sizing is off");
+  state.counters["slots"] = static_cast<double>(slots);
+}
+
+template <class Key>
+void run_thrust_count(benchmark::State& state, workload const& w) {
+  auto const& keys = device_keys<Key>(w.keys);
+  std::size_t const n = keys.size();
+  thrust::device_vector<Key> sorted(n), unique_keys(n), counts(n);
+  std::size_t distinct = 0;
+  timed<device_timer>(
+      state, n, [&] { thrust::copy(keys.begin(), keys.end(), sorted.begin()); },
+      [&] {
+        thrust::sort(thrust::device, sorted.begin(), sorted.end());
+        auto const ends = thrust::reduce_by_key(thrust::device, sorted.begin(), sorted.end(),
+                                                thrust::constant_iterator<Key>(1),
+                                                unique_keys.begin(), counts.begin());
+        distinct = static_cast<std::size_t>(ends.first - unique_keys.begin());
+      });
+  if (distinct != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
+}
+
+/// One GUPS update: a relaxed atomic add to the value word of a random slot.
+template <class Key>
+struct gups_fn {
+  Key* slots;  // pairs of words: key, value
+  std::uint64_t mask;
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    std::uint64_t const slot = bulkmap::fmix64(i) & mask;
+    cuda::atomic_ref<Key, cuda::thread_scope_device>(slots[2 * slot + 1])
+        .fetch_add(Key{1}, cuda::std::memory_order_relaxed);
+  }
+};
+
+template <class Key>
+void run_gups(benchmark::State& state, workload const& w) {
+  std::size_t const n = w.keys.n;
+  std::size_t const slots = empty_map_for<Key>(w).capacity();
+  thrust::device_vector<Key> table(2 * slots, Key{0});
+  gups_fn<Key> const fn{thrust::raw_pointer_cast(table.data()), slots - 1};
+  timed<device_timer>(
+      state, n, [] {},
+      [&] {
+        thrust::for_each_n(thrust::device, thrust::counting_iterator<std::uint64_t>(0), n, fn);
+      });
+  state.counters["slots"] = static_cast<double>(slots);
+}
+
+template <class Key>
+void register_type(config const& cfg) {
+  for (workload const& w : workloads(cfg.n)) {
+    std::string const prefix = w.name + "/" + type_name<Key>() + "/";
+    add(cfg, prefix + "bulkmap", [w](benchmark::State& s) { run_bulkmap<Key>(s, w); });
+    if (w.what == op::count) {
+      add(cfg, prefix + "thrust_sort_reduce",
+          [w](benchmark::State& s) { run_thrust_count<Key>(s, w); });
+    }
+    add(cfg, prefix + "gups", [w](benchmark::State& s) { run_gups<Key>(s, w); });
+  }
+}
+
+}  // namespace
+
+void register_backend_benchmarks(config const& cfg) {
+  register_type<std::uint32_t>(cfg);
+  register_type<std::uint64_t>(cfg);
+}
+
+std::string backend_name() { return bulkmap::backend_name; }
+
+std::string backend_device() {
+  std::ostringstream out;
+#if defined(BULKMAP_BACKEND_CUDA)
+  int device = 0, driver = 0;
+  cudaDeviceProp prop{};
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaGetDeviceProperties(&prop, device) != cudaSuccess) {
+    return "no CUDA device";
+  }
+  cudaDriverGetVersion(&driver);
+  out << prop.name << ", " << prop.multiProcessorCount << " SMs, "
+      << prop.totalGlobalMem / (1024 * 1024) << " MiB, CUDA driver " << driver / 1000 << "."
+      << driver % 1000 / 10;
+#else
+  out << "OpenMP, " << omp_get_max_threads() << " threads";
+#endif
+  return out.str();
+}
+
+}  // namespace bulkmap_bench

@@ -1,0 +1,234 @@
+/**
+ * @file bench_cpu.cpp
+ * @brief The CPU maps' benchmarks, on the same key batches as the backend's (`cfg.cpu_n` keys):
+ *   - single-threaded, reserved: `std::unordered_map` (`std`), `absl::flat_hash_map` (`absl`),
+ *     `boost::unordered_flat_map` (`boost`);
+ *   - on `cfg.threads` threads through `tbb::parallel_for`: `tbb::concurrent_hash_map` (`tbb`) and
+ *     `libcuckoo::cuckoohash_map` (`libcuckoo`).
+ * The maps run insert (first value kept), count (`++map[k]`), find, erase and, single-threaded
+ * ones, retain half. Each count is checked against the batch's distinct count.
+ */
+#include <absl/container/flat_hash_map.h>
+#include <tbb/blocked_range.h>
+#include <tbb/concurrent_hash_map.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <cstdint>
+#include <libcuckoo/cuckoohash_map.hh>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "suite.hpp"
+
+namespace bulkmap_bench {
+namespace {
+
+/// Keys a map must be reserved for before `w` runs.
+template <class Key>
+std::size_t reservation(workload const& w) {
+  return w.what == op::count ? distinct_count<Key>(w.keys) : w.keys.n;
+}
+
+template <class Map, class Key>
+void run_sequential(benchmark::State& state, workload const& w) {
+  auto const& keys = bulkmap_bench::keys<Key>(w.keys);
+  auto const& resident = bulkmap_bench::keys<Key>(resident_keys(w));
+  std::size_t const n = keys.size();
+  Map map;
+  auto const reset = [&] {
+    map = Map();
+    map.reserve(reservation<Key>(w));
+  };
+  auto const fill = [&] {
+    reset();
+    for (Key k : resident) map.emplace(k, k);
+  };
+  switch (w.what) {
+    case op::insert:
+      timed<host_timer>(state, n, reset, [&] {
+        for (Key k : keys) map.emplace(k, k);
+      });
+      break;
+    case op::count:
+      timed<host_timer>(state, n, reset, [&] {
+        for (Key k : keys) ++map[k];
+      });
+      if (map.size() != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
+      break;
+    case op::find: {
+      fill();
+      std::vector<Key> found(n);
+      timed<host_timer>(
+          state, n, [] {},
+          [&] {
+            for (std::size_t i = 0; i < n; ++i) {
+              auto const it = map.find(keys[i]);
+              found[i] = it != map.end() ? it->second : Key{0};
+            }
+          });
+      benchmark::DoNotOptimize(found.data());
+      break;
+    }
+    case op::erase:
+      timed<host_timer>(state, n, fill, [&] {
+        for (Key k : keys) map.erase(k);
+      });
+      if (!map.empty()) fail(state, "erase left keys behind");
+      break;
+    case op::retain_half:
+      timed<host_timer>(state, n, fill, [&] {
+        for (auto it = map.begin(); it != map.end();) {
+          if ((it->first & 1) == 0) {
+            map.erase(it++);
+          } else {
+            ++it;
+          }
+        }
+      });
+      break;
+    default:
+      state.SkipWithError("not run on this map");
+  }
+}
+
+/// Runs `fn(key)` for every key of `keys` on all of TBB's threads.
+template <class Key, class F>
+void parallel_keys(std::vector<Key> const& keys, F fn) {
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, keys.size(), 1 << 14),
+                    [&](tbb::blocked_range<std::size_t> const& range) {
+                      for (std::size_t i = range.begin(); i != range.end(); ++i) fn(i, keys[i]);
+                    });
+}
+
+template <class Key>
+void run_tbb(benchmark::State& state, workload const& w) {
+  using map_t = tbb::concurrent_hash_map<Key, Key>;
+  auto const& keys = bulkmap_bench::keys<Key>(w.keys);
+  auto const& resident = bulkmap_bench::keys<Key>(resident_keys(w));
+  std::size_t const n = keys.size();
+  std::unique_ptr<map_t> map;
+  auto const reset = [&] { map = std::make_unique<map_t>(reservation<Key>(w)); };
+  auto const fill = [&] {
+    reset();
+    parallel_keys(resident, [&](std::size_t, Key k) { map->insert({k, k}); });
+  };
+  switch (w.what) {
+    case op::insert:
+      timed<host_timer>(state, n, reset, [&] {
+        parallel_keys(keys, [&](std::size_t, Key k) { map->insert({k, k}); });
+      });
+      break;
+    case op::count:
+      timed<host_timer>(state, n, reset, [&] {
+        parallel_keys(keys, [&](std::size_t, Key k) {
+          typename map_t::accessor a;
+          map->insert(a, k);
+          ++a->second;
+        });
+      });
+      if (map->size() != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
+      break;
+    case op::find: {
+      fill();
+      std::vector<Key> found(n);
+      timed<host_timer>(
+          state, n, [] {},
+          [&] {
+            parallel_keys(keys, [&](std::size_t i, Key k) {
+              typename map_t::const_accessor a;
+              found[i] = map->find(a, k) ? a->second : Key{0};
+            });
+          });
+      break;
+    }
+    case op::erase:
+      timed<host_timer>(state, n, fill,
+                        [&] { parallel_keys(keys, [&](std::size_t, Key k) { map->erase(k); }); });
+      break;
+    default:
+      state.SkipWithError("not run on this map");
+  }
+}
+
+template <class Key>
+void run_libcuckoo(benchmark::State& state, workload const& w) {
+  using map_t = libcuckoo::cuckoohash_map<Key, Key>;
+  auto const& keys = bulkmap_bench::keys<Key>(w.keys);
+  auto const& resident = bulkmap_bench::keys<Key>(resident_keys(w));
+  std::size_t const n = keys.size();
+  std::unique_ptr<map_t> map;
+  auto const reset = [&] { map = std::make_unique<map_t>(reservation<Key>(w)); };
+  auto const fill = [&] {
+    reset();
+    parallel_keys(resident, [&](std::size_t, Key k) { map->insert(k, k); });
+  };
+  switch (w.what) {
+    case op::insert:
+      timed<host_timer>(state, n, reset, [&] {
+        parallel_keys(keys, [&](std::size_t, Key k) { map->insert(k, k); });
+      });
+      break;
+    case op::count:
+      timed<host_timer>(state, n, reset, [&] {
+        parallel_keys(keys, [&](std::size_t, Key k) {
+          map->upsert(
+              k, [](Key& v) { ++v; }, 1);
+        });
+      });
+      if (map->size() != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
+      break;
+    case op::find: {
+      fill();
+      std::vector<Key> found(n);
+      timed<host_timer>(
+          state, n, [] {},
+          [&] {
+            parallel_keys(keys, [&](std::size_t i, Key k) {
+              Key v{0};
+              map->find(k, v);
+              found[i] = v;
+            });
+          });
+      break;
+    }
+    case op::erase:
+      timed<host_timer>(state, n, fill,
+                        [&] { parallel_keys(keys, [&](std::size_t, Key k) { map->erase(k); }); });
+      break;
+    default:
+      state.SkipWithError("not run on this map");
+  }
+}
+
+template <class Key>
+void register_type(config const& cfg) {
+  for (workload const& w : workloads(cfg.cpu_n)) {
+    if (w.what == op::drain || w.what == op::to_host) continue;  // no counterpart in these maps
+    std::string const prefix = w.name + "/" + type_name<Key>() + "/";
+    add(cfg, prefix + "std",
+        [w](benchmark::State& s) { run_sequential<std::unordered_map<Key, Key>, Key>(s, w); });
+    add(cfg, prefix + "absl",
+        [w](benchmark::State& s) { run_sequential<absl::flat_hash_map<Key, Key>, Key>(s, w); });
+    add(cfg, prefix + "boost", [w](benchmark::State& s) {
+      run_sequential<boost::unordered_flat_map<Key, Key>, Key>(s, w);
+    });
+    if (w.what == op::retain_half) continue;  // no concurrent retain
+    add(cfg, prefix + "tbb", [w](benchmark::State& s) { run_tbb<Key>(s, w); });
+    add(cfg, prefix + "libcuckoo", [w](benchmark::State& s) { run_libcuckoo<Key>(s, w); });
+  }
+}
+
+}  // namespace
+
+void register_cpu_benchmarks(config const& cfg) {
+  // Caps TBB's threads for the whole run; kept alive until the process ends.
+  static tbb::global_control const threads(tbb::global_control::max_allowed_parallelism,
+                                           cfg.threads);
+  register_type<std::uint32_t>(cfg);
+  register_type<std::uint64_t>(cfg);
+}
+
+}  // namespace bulkmap_bench

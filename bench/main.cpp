@@ -1,0 +1,92 @@
+/**
+ * @file main.cpp
+ * @brief bulkmap_bench: the suite's entry point. Reads its own flags, records the machine in the
+ * output's context, registers every benchmark and hands over to Google Benchmark, whose flags
+ * (--benchmark_filter, --benchmark_out, ...) work as usual.
+ *
+ *   bulkmap_bench [--n=N] [--cpu-n=N] [--repetitions=R] [--threads=T] [benchmark flags]
+ *
+ * Exits 1 if any benchmark computed a wrong result (each checks its distinct count or leftovers).
+ */
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "suite.hpp"
+
+namespace {
+
+/// The CPU's model name, from /proc/cpuinfo.
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown CPU";
+}
+
+/// Parses "--name=<positive integer>" into `out`; false if `arg` is another flag.
+bool parse_size(char const* arg, char const* name, std::size_t& out) {
+  std::size_t const len = std::strlen(name);
+  if (std::strncmp(arg, name, len) != 0 || arg[len] != '=') return false;
+  char* end = nullptr;
+  double const value = std::strtod(arg + len + 1, &end);  // accepts 1e8
+  if (end == arg + len + 1 || *end != '\0' || value < 1) {
+    std::cerr << "bulkmap_bench: " << name << " needs a positive number, got '" << arg + len + 1
+              << "'\n";
+    std::exit(2);
+  }
+  out = static_cast<std::size_t>(value);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bulkmap_bench::config cfg;
+  cfg.threads = std::max(1u, std::thread::hardware_concurrency());
+  bool const gpu = bulkmap_bench::backend_name() == "cuda";
+  cfg.n = gpu ? 100'000'000 : 10'000'000;
+  cfg.cpu_n = 10'000'000;
+  std::size_t cpu_n = 0, reps = 0, threads = 0;
+
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    if (parse_size(argv[i], "--n", cfg.n) || parse_size(argv[i], "--cpu-n", cpu_n) ||
+        parse_size(argv[i], "--repetitions", reps) || parse_size(argv[i], "--threads", threads)) {
+      continue;
+    }
+    rest.push_back(argv[i]);
+  }
+  cfg.cpu_n = cpu_n != 0 ? cpu_n : std::min(cfg.n, cfg.cpu_n);
+  if (reps != 0) cfg.repetitions = static_cast<int>(reps);
+  if (threads != 0) cfg.threads = static_cast<unsigned>(threads);
+
+  benchmark::AddCustomContext("bulkmap_backend", bulkmap_bench::backend_name());
+  benchmark::AddCustomContext("bulkmap_device", bulkmap_bench::backend_device());
+  benchmark::AddCustomContext("cpu_model", cpu_model());
+  benchmark::AddCustomContext("n", std::to_string(cfg.n));
+  benchmark::AddCustomContext("cpu_n", std::to_string(cfg.cpu_n));
+  benchmark::AddCustomContext("cpu_map_threads", std::to_string(cfg.threads));
+  benchmark::AddCustomContext("repetitions", std::to_string(cfg.repetitions));
+
+  bulkmap_bench::register_backend_benchmarks(cfg);
+  bulkmap_bench::register_cpu_benchmarks(cfg);
+
+  int rest_argc = static_cast<int>(rest.size());
+  benchmark::Initialize(&rest_argc, rest.data());
+  if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 2;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  if (bulkmap_bench::any_failed()) {
+    std::cerr << "bulkmap_bench: some benchmarks computed wrong results (see above)\n";
+    return 1;
+  }
+  return 0;
+}

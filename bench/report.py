@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+"""Turns a bulkmap_bench run (Google Benchmark JSON) into the suite's report.
+
+    bench/report.py RUN.json --commit C [--date D] [--out-root bench/results]
+
+Writes, under OUT_ROOT/<device>/:
+  <date>-<commit>.json   the run itself, unchanged
+  <date>-<commit>.md     the machine, every median in keys/s, and bulkmap's ratio to each peer
+  <date>-<commit>-*.png  throughput against multiplicity, occupancy and key distribution
+and prints the markdown table. <device> is a slug of the GPU's name (cuda) or of the CPU model and
+thread count (omp).
+"""
+import argparse
+import collections
+import json
+import pathlib
+import re
+import shutil
+import sys
+
+BULKMAP = "bulkmap"
+CEILING = "gups"
+
+
+def slug(text):
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def device_slug(context):
+    if context.get("bulkmap_backend") == "cuda":
+        return slug(context["bulkmap_device"].split(",")[0])
+    threads = context.get("cpu_map_threads", "?")
+    return slug(f"{context.get('cpu_model', 'cpu')} {threads}t")
+
+
+def medians(run):
+    """{(workload, type): {peer: keys per second}} from the median aggregates."""
+    table = collections.defaultdict(dict)
+    for b in run["benchmarks"]:
+        workload, key_type, peer = b["run_name"].split("/")[:3]
+        if b.get("error_occurred"):  # reported per run, with no aggregates
+            print(f"report: {b['run_name']} failed: {b.get('error_message')}", file=sys.stderr)
+            table[(workload, key_type)][peer] = None
+        elif b.get("aggregate_name") == "median":
+            table[(workload, key_type)][peer] = b["items_per_second"]
+    return table
+
+
+def errored(run):
+    """Names of the benchmarks that reported an error (a wrong result)."""
+    return sorted({b["run_name"].split("/iterations")[0] for b in run["benchmarks"]
+                   if b.get("error_occurred")})
+
+
+def keys_per_second(rate):
+    if rate is None:
+        return "FAILED"
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if rate >= scale:
+            return f"{rate / scale:.3g} {unit}"
+    return f"{rate:.3g}"
+
+
+def markdown(run, table, commit, date):
+    ctx = run["context"]
+    peers = sorted({p for row in table.values() for p in row} - {BULKMAP, CEILING})
+    lines = [
+        f"# bulkmap_bench, {ctx.get('bulkmap_backend')} backend",
+        "",
+        f"- device: {ctx.get('bulkmap_device')}",
+        f"- host CPU: {ctx.get('cpu_model')}, {ctx.get('num_cpus')} logical CPUs; "
+        f"CPU maps on {ctx.get('cpu_map_threads')} threads (TBB, libcuckoo)",
+        f"- commit {commit}, {date}; keys per batch: {ctx.get('n')} on the backend, "
+        f"{ctx.get('cpu_n')} for the CPU maps; median of {ctx.get('repetitions')} runs",
+        "",
+        "Keys per second (median). `× peer` is bulkmap's throughput over the peer's; "
+        "`of GUPS` is bulkmap's fraction of the random read-modify-write ceiling on a table of "
+        "the same size.",
+        "",
+        "| workload | type | bulkmap | of GUPS | " + " | ".join(f"{p} | × {p}" for p in peers) + " |",
+        "|---|---|---|---|" + "---|---|" * len(peers),
+    ]
+    for (workload, key_type), row in table.items():
+        ours = row.get(BULKMAP)
+        cells = [workload, key_type, keys_per_second(ours) if BULKMAP in row else "–"]
+        ceiling = row.get(CEILING)
+        cells.append(f"{ours / ceiling:.2f}" if ours and ceiling else "–")
+        for p in peers:
+            theirs = row.get(p)
+            cells.append(keys_per_second(theirs) if p in row else "–")
+            cells.append(f"{ours / theirs:.2f}" if ours and theirs else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    failed = errored(run)
+    if failed:
+        lines += ["", "Benchmarks that computed a wrong result (no time reported): " +
+                  ", ".join(f"`{name}`" for name in failed)]
+    return "\n".join(lines) + "\n"
+
+
+def plot(table, n, out_prefix, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def series(select):
+        """{(peer, type): [(x, rate)]} over the workloads `select` maps to an x value."""
+        lines = collections.defaultdict(list)
+        for (workload, key_type), row in table.items():
+            x = select(workload)
+            if x is None:
+                continue
+            for peer, rate in row.items():
+                if rate is not None:
+                    lines[(peer, key_type)].append((x, rate))
+        return lines
+
+    def multiplicity(w):
+        m = re.fullmatch(r"count_uniform_d(\d+)", w)
+        if m:
+            return n / int(m.group(1))
+        return 1.0 if w == "count_unique" else None
+
+    def occupancy(w):
+        m = re.fullmatch(r"insert_occ([\d.]+)", w)
+        return float(m.group(1)) if m else None
+
+    order = ["count_unique", "count_zipf_s0.99", "count_zipf_s1.2", "count_uniform_d1000000",
+             "count_uniform_d1024", "count_uniform_d16", "count_uniform_d1"]
+
+    def distribution(w):
+        return order.index(w) if w in order else None
+
+    figures = [
+        ("multiplicity", multiplicity, "mean multiplicity (keys / distinct keys)", True, None),
+        ("occupancy", occupancy, "occupancy after the insert", False, None),
+        ("distribution", distribution, "key distribution (counting)", False, order),
+    ]
+    written = []
+    for name, select, xlabel, logx, ticks in figures:
+        lines = series(select)
+        if not lines:
+            continue
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for (peer, key_type), points in sorted(lines.items()):
+            points.sort()
+            style = "-" if key_type == "u32" else "--"
+            width = 2.5 if peer == BULKMAP else 1.2
+            ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o",
+                    linewidth=width, label=f"{peer} {key_type}")
+        if logx:
+            ax.set_xscale("log")
+        if ticks:
+            ax.set_xticks(range(len(ticks)))
+            ax.set_xticklabels([t.replace("count_", "") for t in ticks], rotation=30, ha="right")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("keys per second (median)")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        path = pathlib.Path(f"{out_prefix}-{name}.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=pathlib.Path)
+    parser.add_argument("--commit", required=True)
+    parser.add_argument("--date", default=None)
+    parser.add_argument("--out-root", type=pathlib.Path, default=pathlib.Path("bench/results"))
+    args = parser.parse_args()
+
+    run = json.loads(args.run.read_text())
+    date = args.date or run["context"]["date"][:10]
+    table = medians(run)
+    if not table:
+        sys.exit("report: the run holds no median results")
+    out_dir = args.out_root / device_slug(run["context"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prefix = out_dir / f"{date}-{args.commit}"
+    if args.run.resolve() != prefix.with_suffix(".json").resolve():
+        shutil.copyfile(args.run, prefix.with_suffix(".json"))
+    text = markdown(run, table, args.commit, date)
+    prefix.with_suffix(".md").write_text(text)
+    title = f"bulkmap_bench: {run['context'].get('bulkmap_device')}"
+    for path in plot(table, int(run["context"]["n"]), prefix, title):
+        print(f"report: wrote {path}", file=sys.stderr)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+/**
+ * @file suite.hpp
+ * @brief The benchmark suite's shape: its settings, the workloads every peer runs, and how a
+ * benchmark is named, shared by the backend's part (bulkmap, Thrust, GUPS) and the CPU maps' part.
+ *
+ * A benchmark is named `<workload>/<key type>/<peer>`, e.g. `count_uniform_d1024/u32/bulkmap`.
+ * Each reports the median of its repetitions, in keys per second (`items_per_second`), timed
+ * around the operation alone: inputs are resident and the map is set up before the clock starts.
+ */
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "workloads.hpp"
+
+namespace bulkmap_bench {
+
+struct config {
+  std::size_t n = 0;      ///< keys per batch on the backend (bulkmap, Thrust, GUPS)
+  std::size_t cpu_n = 0;  ///< keys per batch for the CPU maps (their runs take far longer)
+  int repetitions = 5;    ///< timed runs per benchmark; the median is reported
+  unsigned threads = 1;   ///< threads for the concurrent CPU maps (TBB, libcuckoo)
+};
+
+enum class op { insert, count, find, erase, retain_half, drain, to_host };
+
+/**
+ * One workload: an operation on a batch of keys. The map it runs on is set up untimed first:
+ * empty with room for the keys (insert, count), or holding `unique` keys of the batch's size
+ * (find, erase, retain_half, drain, to_host).
+ */
+struct workload {
+  std::string name;  ///< e.g. "count_zipf_s1.2", "insert_occ0.8", "find_miss"
+  op what = op::count;
+  key_spec keys;         ///< the batch: inserted, counted, looked up or erased
+  double occupancy = 0;  ///< insert: fraction of the table's slots filled at the end
+};
+
+/// The smallest power of two ≥ n (at least 16): the slot count the insert workloads fill.
+std::size_t table_slots(std::size_t n);
+
+/**
+ * Every workload at batch size n: unique insert at occupancy 0.5 and 0.8 (of `table_slots(n)`
+ * slots); count over {1, 16, 1024, 10^6, n} distinct keys (uniform; n means each key once) and
+ * Zipf s ∈ {0.99, 1.2}; find with all queries hitting or all missing; erase; retain half; drain;
+ * to_host.
+ */
+std::vector<workload> workloads(std::size_t n);
+
+/// "u32" or "u64".
+template <class Key>
+constexpr char const* type_name() {
+  return sizeof(Key) == 4 ? "u32" : "u64";
+}
+
+/// The keys a map must hold before `w` runs (find, erase, retain_half, drain, to_host).
+key_spec resident_keys(workload const& w);
+
+/// Wall-clock time of host work, in seconds.
+class host_timer {
+ public:
+  void start() { start_ = std::chrono::steady_clock::now(); }
+  double stop() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+/**
+ * @brief The loop every benchmark runs: `setup()` untimed, then `op()` timed by `Timer`
+ * (`start()`, `stop()` → seconds), once per repetition, after one untimed warm-up round.
+ * Reports `items` keys per run as `items_per_second`.
+ */
+template <class Timer, class Setup, class Op>
+void timed(benchmark::State& state, std::size_t items, Setup setup, Op op) {
+  Timer timer;
+  setup();
+  op();
+  for (auto _ : state) {
+    setup();
+    timer.start();
+    op();
+    state.SetIterationTime(timer.stop());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * items));
+  state.counters["keys"] = static_cast<double>(items);
+}
+
+/**
+ * @brief Marks the running benchmark failed (a wrong result, not a slow one): Google Benchmark
+ * skips it, and bulkmap_bench exits non-zero at the end.
+ */
+void fail(benchmark::State& state, char const* why);
+/// Whether any benchmark failed.
+bool any_failed();
+
+/// Registers `fn(state)` as `name`, timed manually, `cfg.repetitions` runs, median reported.
+template <class F>
+void add(config const& cfg, std::string const& name, F fn) {
+  benchmark::RegisterBenchmark(name.c_str(), fn)
+      ->UseManualTime()
+      ->Iterations(1)
+      ->Repetitions(cfg.repetitions)
+      ->ReportAggregatesOnly(true)
+      ->Unit(benchmark::kMillisecond);
+}
+
+/// Registers the backend's benchmarks: bulkmap, Thrust sort + reduce_by_key, GUPS.
+void register_backend_benchmarks(config const& cfg);
+/// Registers the CPU maps' benchmarks.
+void register_cpu_benchmarks(config const& cfg);
+/// The backend's device in words: GPU name, memory and driver, or the OpenMP thread count.
+std::string backend_device();
+/// "cuda" or "omp".
+std::string backend_name();
+
+}  // namespace bulkmap_bench
