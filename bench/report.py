@@ -20,6 +20,7 @@ import sys
 
 BULKMAP = "bulkmap"
 CEILING = "gups"
+CPU_MAPS = ("std", "absl", "boost", "tbb", "libcuckoo")
 
 
 def slug(text):
@@ -64,14 +65,16 @@ def keys_per_second(rate):
 def markdown(run, table, commit, date):
     ctx = run["context"]
     peers = sorted({p for row in table.values() for p in row} - {BULKMAP, CEILING})
+    cpu_maps = [p for p in peers if p in CPU_MAPS]
+    cpu_line = (f"CPU maps on {ctx.get('cpu_map_threads')} threads (TBB, libcuckoo), "
+                f"{ctx.get('cpu_n')} keys per batch" if cpu_maps else "CPU maps not run")
     lines = [
         f"# bulkmap_bench, {ctx.get('bulkmap_backend')} backend",
         "",
         f"- device: {ctx.get('bulkmap_device')}",
-        f"- host CPU: {ctx.get('cpu_model')}, {ctx.get('num_cpus')} logical CPUs; "
-        f"CPU maps on {ctx.get('cpu_map_threads')} threads (TBB, libcuckoo)",
-        f"- commit {commit}, {date}; keys per batch: {ctx.get('n')} on the backend, "
-        f"{ctx.get('cpu_n')} for the CPU maps; median of {ctx.get('repetitions')} runs",
+        f"- host CPU: {ctx.get('cpu_model')}, {ctx.get('num_cpus')} logical CPUs; {cpu_line}",
+        f"- commit {commit}, {date}; keys per batch: {ctx.get('n')} on the backend; "
+        f"median of {ctx.get('repetitions')} runs",
         "",
         "Keys per second (median). `× peer` is bulkmap's throughput over the peer's; "
         "`of GUPS` is bulkmap's fraction of the random read-modify-write ceiling on a table of "

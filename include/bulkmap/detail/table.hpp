@@ -153,7 +153,6 @@ struct table_view {
       }
     }
     std::uint64_t const mask = capacity - 1;
-    atomic_ref_t<unsigned long long> budget(*claims);
     bool reserved = false;  // holds one unit of the claim budget
     auto found = [&](std::uint64_t i) {
       if (reserved) add_to_counter(*claims, -1);
@@ -164,8 +163,9 @@ struct table_view {
       if (s == w) return found(i);
       if (s != traits::empty) continue;
       if (!reserved) {
-        // Read before the read-modify-write: once the budget is spent, failing stays cheap.
-        if (budget.load(cuda::std::memory_order_relaxed) >= claim_limit) return {ref::npos, false};
+        // No read of the counter first: a load per claim would queue at the counter's cache line
+        // as much as the read-modify-write does, which a GPU warp shares (fetch_add_one).
+        if (claim_limit == 0) return {ref::npos, false};
         if (fetch_add_one(*claims) >= claim_limit) {
           add_to_counter(*claims, -1);
           return {ref::npos, false};

@@ -67,9 +67,10 @@ BULKMAP_HOST_DEVICE void grouped_fold(T& target, T v, Op op) {
 /**
  * Folds value i into the slot its ref names, unless input i wrote that slot's first value
  * (`ref::winner`, see insert.hpp). With an `Op` whose identity is zero no input is a writer,
- * and this one pass is the whole accumulation.
+ * and this one pass is the whole accumulation. `Grouped`: through `grouped_fold`, worth its
+ * match instruction only when inputs of a warp often share a slot (see `repeats_fn`).
  */
-template <class View, class ValueIt, class Op>
+template <class View, class ValueIt, class Op, bool Grouped>
 struct fold_fn {
   View table;
   ValueIt values;
@@ -79,7 +80,25 @@ struct fold_fn {
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     using T = typename View::value_type;
     if (refs[i] & ref::winner) return;
-    grouped_fold(table.slots[refs[i] & ref::index_mask].value, static_cast<T>(values[i]), op);
+    T& target = table.slots[refs[i] & ref::index_mask].value;
+    if constexpr (Grouped) {
+      grouped_fold(target, static_cast<T>(values[i]), op);
+    } else {
+      atomic_fold(target, static_cast<T>(values[i]), op);
+    }
+  }
+};
+
+/**
+ * Whether input i (i ≥ 1) refers to the same slot as input i - 1. Their count over a chunk,
+ * divided by its length, estimates how often two inputs share a slot (Σ p², the repeat rate of
+ * the keys), which decides whether folds are grouped per warp first.
+ */
+struct repeats_fn {
+  std::uint64_t const* refs;
+
+  BULKMAP_HOST_DEVICE bool operator()(std::uint64_t i) const {
+    return ((refs[i] ^ refs[i - 1]) & ref::index_mask) == 0;
   }
 };
 
