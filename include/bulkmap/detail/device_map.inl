@@ -524,11 +524,18 @@ thrust::device_vector<U> device_map<Key, T, Hash, KeyEqual>::collect(char const*
   thrust::counting_iterator<std::uint64_t> const slot_first(0);
   auto const slot_last =
       slot_first + static_cast<std::ptrdiff_t>(capacity_ + detail::side_slot_count);
-  detail::translate_errors(what, [&] {
-    thrust::copy_if(thrust::device, thrust::make_transform_iterator(slot_first, column),
-                    thrust::make_transform_iterator(slot_last, column), slot_first, out.begin(),
-                    detail::live_at_fn<view_type>{view()});
+  auto const end = detail::translate_errors(what, [&] {
+    return thrust::copy_if(thrust::device, thrust::make_transform_iterator(slot_first, column),
+                           thrust::make_transform_iterator(slot_last, column), slot_first,
+                           out.begin(), detail::live_at_fn<view_type>{view()});
   });
+  // The table and size() disagree only through a bug of bulkmap's; say so rather than return
+  // default-valued pairs.
+  if (auto const live = static_cast<size_type>(end - out.begin()); live != size_) {
+    throw error(std::string("bulkmap: ") + what + ": internal error: size() is " +
+                std::to_string(size_) + " but the table holds " + std::to_string(live) +
+                " keys; please report this");
+  }
   return out;
 }
 

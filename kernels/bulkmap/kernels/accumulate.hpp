@@ -47,18 +47,17 @@ BULKMAP_HOST_DEVICE void atomic_fold(T& target, T v, Op op) {
 
 /**
  * @brief `atomic_fold` for every calling thread. On a GPU, the threads of a warp that fold into
- * the same target first combine their values (`__match_any_sync` through
- * `cooperative_groups::labeled_partition`, then a shuffle reduction), so one atomic per target and
- * warp remains: counting few distinct keys does not queue on their slots. `op` must be
- * associative and commutative, as for any atomic fold.
+ * the same target first combine their values (`__match_any_sync` on the target's address, then
+ * `reduce_lanes`), so one atomic per target and warp remains: counting few distinct keys does
+ * not queue on their slots. `op` must be associative and commutative, as for any atomic fold.
  */
 template <class T, class Op>
 BULKMAP_HOST_DEVICE void grouped_fold(T& target, T v, Op op) {
 #if defined(__CUDA_ARCH__)
-  namespace cg = cooperative_groups;
-  cg::coalesced_group const same = cg::labeled_partition(cg::coalesced_threads(), &target);
-  if (same.size() > 1) v = cg::reduce(same, v, op);
-  if (same.thread_rank() == 0) atomic_fold(target, v, op);
+  auto const address = reinterpret_cast<unsigned long long>(&target);
+  unsigned const same = __match_any_sync(__activemask(), address);
+  if (same & (same - 1)) v = reduce_lanes(same, v, op);  // more than one lane
+  if (static_cast<unsigned>(__ffs(same) - 1) == lane_id()) atomic_fold(target, v, op);
 #else
   atomic_fold(target, v, op);
 #endif
