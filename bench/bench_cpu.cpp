@@ -103,81 +103,64 @@ void parallel_keys(std::vector<Key> const& keys, F fn) {
                     });
 }
 
+/// `tbb::concurrent_hash_map` behind the calls `run_concurrent` makes.
 template <class Key>
-void run_tbb(benchmark::State& state, workload const& w) {
-  using map_t = tbb::concurrent_hash_map<Key, Key>;
-  auto const& keys = bulkmap_bench::keys<Key>(w.keys);
-  auto const& resident = bulkmap_bench::keys<Key>(resident_keys(w));
-  std::size_t const n = keys.size();
-  std::unique_ptr<map_t> map;
-  auto const reset = [&] { map = std::make_unique<map_t>(reservation<Key>(w)); };
-  auto const fill = [&] {
-    reset();
-    parallel_keys(resident, [&](std::size_t, Key k) { map->insert({k, k}); });
-  };
-  switch (w.what) {
-    case op::insert:
-      timed<host_timer>(state, n, reset, [&] {
-        parallel_keys(keys, [&](std::size_t, Key k) { map->insert({k, k}); });
-      });
-      break;
-    case op::count:
-      timed<host_timer>(state, n, reset, [&] {
-        parallel_keys(keys, [&](std::size_t, Key k) {
-          typename map_t::accessor a;
-          map->insert(a, k);
-          ++a->second;
-        });
-      });
-      if (map->size() != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
-      break;
-    case op::find: {
-      fill();
-      std::vector<Key> found(n);
-      timed<host_timer>(
-          state, n, [] {},
-          [&] {
-            parallel_keys(keys, [&](std::size_t i, Key k) {
-              typename map_t::const_accessor a;
-              found[i] = map->find(a, k) ? a->second : Key{0};
-            });
-          });
-      break;
-    }
-    case op::erase:
-      timed<host_timer>(state, n, fill,
-                        [&] { parallel_keys(keys, [&](std::size_t, Key k) { map->erase(k); }); });
-      break;
-    default:
-      state.SkipWithError("not run on this map");
+struct tbb_map {
+  tbb::concurrent_hash_map<Key, Key> map;
+  explicit tbb_map(std::size_t n) : map(n) {}
+  void insert(Key k) { map.insert({k, k}); }
+  void count(Key k) {
+    typename tbb::concurrent_hash_map<Key, Key>::accessor a;
+    map.insert(a, k);
+    ++a->second;
   }
-}
+  Key find(Key k) const {
+    typename tbb::concurrent_hash_map<Key, Key>::const_accessor a;
+    return map.find(a, k) ? a->second : Key{0};
+  }
+  void erase(Key k) { map.erase(k); }
+  std::size_t size() const { return map.size(); }
+};
 
+/// `libcuckoo::cuckoohash_map` behind the calls `run_concurrent` makes.
 template <class Key>
-void run_libcuckoo(benchmark::State& state, workload const& w) {
-  using map_t = libcuckoo::cuckoohash_map<Key, Key>;
+struct cuckoo_map {
+  libcuckoo::cuckoohash_map<Key, Key> map;
+  explicit cuckoo_map(std::size_t n) : map(n) {}
+  void insert(Key k) { map.insert(k, k); }
+  void count(Key k) {
+    map.upsert(
+        k, [](Key& v) { ++v; }, Key{1});
+  }
+  Key find(Key k) const {
+    Key v{0};
+    map.find(k, v);
+    return v;
+  }
+  void erase(Key k) { map.erase(k); }
+  std::size_t size() const { return map.size(); }
+};
+
+/// A concurrent map (`tbb_map` or `cuckoo_map`) on all of TBB's threads.
+template <class Map, class Key>
+void run_concurrent(benchmark::State& state, workload const& w) {
   auto const& keys = bulkmap_bench::keys<Key>(w.keys);
   auto const& resident = bulkmap_bench::keys<Key>(resident_keys(w));
   std::size_t const n = keys.size();
-  std::unique_ptr<map_t> map;
-  auto const reset = [&] { map = std::make_unique<map_t>(reservation<Key>(w)); };
+  std::unique_ptr<Map> map;
+  auto const reset = [&] { map = std::make_unique<Map>(reservation<Key>(w)); };
   auto const fill = [&] {
     reset();
-    parallel_keys(resident, [&](std::size_t, Key k) { map->insert(k, k); });
+    parallel_keys(resident, [&](std::size_t, Key k) { map->insert(k); });
   };
   switch (w.what) {
     case op::insert:
-      timed<host_timer>(state, n, reset, [&] {
-        parallel_keys(keys, [&](std::size_t, Key k) { map->insert(k, k); });
-      });
+      timed<host_timer>(state, n, reset,
+                        [&] { parallel_keys(keys, [&](std::size_t, Key k) { map->insert(k); }); });
       break;
     case op::count:
-      timed<host_timer>(state, n, reset, [&] {
-        parallel_keys(keys, [&](std::size_t, Key k) {
-          map->upsert(
-              k, [](Key& v) { ++v; }, 1);
-        });
-      });
+      timed<host_timer>(state, n, reset,
+                        [&] { parallel_keys(keys, [&](std::size_t, Key k) { map->count(k); }); });
       if (map->size() != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
       break;
     case op::find: {
@@ -185,18 +168,13 @@ void run_libcuckoo(benchmark::State& state, workload const& w) {
       std::vector<Key> found(n);
       timed<host_timer>(
           state, n, [] {},
-          [&] {
-            parallel_keys(keys, [&](std::size_t i, Key k) {
-              Key v{0};
-              map->find(k, v);
-              found[i] = v;
-            });
-          });
+          [&] { parallel_keys(keys, [&](std::size_t i, Key k) { found[i] = map->find(k); }); });
       break;
     }
     case op::erase:
       timed<host_timer>(state, n, fill,
                         [&] { parallel_keys(keys, [&](std::size_t, Key k) { map->erase(k); }); });
+      if (map->size() != 0) fail(state, "erase left keys behind");
       break;
     default:
       state.SkipWithError("not run on this map");
@@ -216,8 +194,9 @@ void register_type(config const& cfg) {
       run_sequential<boost::unordered_flat_map<Key, Key>, Key>(s, w);
     });
     if (w.what == op::retain_half) continue;  // no concurrent retain
-    add(cfg, prefix + "tbb", [w](benchmark::State& s) { run_tbb<Key>(s, w); });
-    add(cfg, prefix + "libcuckoo", [w](benchmark::State& s) { run_libcuckoo<Key>(s, w); });
+    add(cfg, prefix + "tbb", [w](benchmark::State& s) { run_concurrent<tbb_map<Key>, Key>(s, w); });
+    add(cfg, prefix + "libcuckoo",
+        [w](benchmark::State& s) { run_concurrent<cuckoo_map<Key>, Key>(s, w); });
   }
 }
 

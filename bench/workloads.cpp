@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bulkmap/hash.hpp>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -54,12 +55,7 @@ Key key_of_rank(std::uint64_t r) {
     h ^= h >> 16;
     return h;
   } else {
-    r ^= r >> 33;
-    r *= 0xff51afd7ed558ccdULL;
-    r ^= r >> 33;
-    r *= 0xc4ceb9fe1a85ec53ULL;
-    r ^= r >> 33;
-    return r;
+    return bulkmap::fmix64(r);
   }
 }
 
