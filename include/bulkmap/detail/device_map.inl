@@ -13,10 +13,12 @@
  * - Value passes then work on the recorded slots: one atomic per input (per warp and slot on a
  *   GPU) for `count` and `plus`/`bit_or` accumulation, the elect-a-writer passes of insert.hpp
  *   otherwise.
- * - A batch of several chunks claims all its keys before it changes any value a key had before
- *   the call, logging the keys it claims; a failed growth erases them (apply_in_chunks). Extra
- *   temporary memory: sizeof(Key) per new key, and 1 bit per input for accumulation with an
- *   operator whose identity is not zero.
+ * - A batch of several chunks logs the keys it claims, and a failed growth erases them
+ *   (apply_in_chunks). Counting and integer `plus` apply each chunk at once and, on failure, fold
+ *   the applied chunks back out with negated values; every other insertion claims all its keys
+ *   before it changes any value a key had before the call. Extra temporary memory: sizeof(Key)
+ *   per new key, and 1 bit per input for accumulation with an operator whose identity is not
+ *   zero.
  */
 #pragma once
 
@@ -315,37 +317,77 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
     return size_ - before;
   }
 
-  // Several chunks. Any chunk's growth may fail, and the map must then be left as it was. So
-  // every chunk first claims its keys (and writes first values, into slots it claimed); the keys
-  // claimed are logged, and a failure erases them. Values of keys present before the call change
-  // only in the second sweep, which cannot fail for want of memory: every key is present by then.
+  // Several chunks. Any chunk's growth may fail, and the map must then be left as it was. The
+  // keys each chunk claims are logged, and a failure erases them.
   auto const chunk_length = [&](size_type offset) {
     return std::min(detail::chunk_size, n - offset);
   };
   thrust::device_vector<Key> claimed_keys;  // [0, logged): the keys this call claimed
   size_type logged = 0;
+  // Locates the chunk at `offset` (see locate_chunk) and logs the keys it claims.
+  auto const claim_and_log = [&](size_type offset, bool mark_absent) {
+    size_type const m = chunk_length(offset);
+    auto const keys = keys_first + static_cast<std::ptrdiff_t>(offset);
+    detail::translate_errors("insert", [&] { claimed_keys.resize(logged + m); });
+    size_type const claimed = locate_chunk(keys, m, refs, mark_absent);
+    try {
+      detail::translate_errors("insert", [&] {
+        thrust::copy_if(thrust::device, keys, keys + static_cast<std::ptrdiff_t>(m), refs,
+                        claimed_keys.begin() + static_cast<std::ptrdiff_t>(logged),
+                        detail::is_claimed_fn{});
+      });
+    } catch (out_of_memory const&) {
+      unclaim_chunk(refs, m, claimed);
+      throw;
+    }
+    logged += claimed;
+  };
+  auto const erase_logged = [&] {
+    erase(claimed_keys.begin(), claimed_keys.begin() + static_cast<std::ptrdiff_t>(logged));
+  };
+
+  if constexpr (detail::is_reversible_v<Op, T>) {
+    if (rule == order_rule::fold) {
+      // Integer `plus` (and `count`): each chunk folds at once, in one sweep. If a later chunk
+      // cannot grow, the earlier chunks' values are folded back out, negated (exact: integer
+      // addition wraps), which returns their new keys to zero before they are erased.
+      size_type offset = 0;
+      try {
+        for (; offset < n; offset += detail::chunk_size) {
+          claim_and_log(offset, false);
+          write_other_values(values_first + static_cast<std::ptrdiff_t>(offset),
+                             chunk_length(offset), refs, rule, op);
+        }
+      } catch (out_of_memory const&) {
+        for (size_type back = 0; back < offset; back += detail::chunk_size) {
+          size_type const m = chunk_length(back);
+          auto const d = static_cast<std::ptrdiff_t>(back);
+          locate_chunk(keys_first + d, m, refs, false);  // finds only: every key is present
+          auto const negated =
+              thrust::make_transform_iterator(values_first + d, detail::negate_fn<T>{});
+          detail::launch(
+              "undo", m,
+              detail::fold_fn<view_type, decltype(negated), Op, false>{view(), negated, refs, op});
+        }
+        erase_logged();
+        throw;
+      }
+      return size_ - before;
+    }
+  }
+
+  // Any other rule: every chunk first claims its keys (and writes first values, into slots it
+  // claimed). Values of keys present before the call change only in a second sweep, which cannot
+  // fail for want of memory: every key is present by then.
   // Accumulation with first values: which inputs wrote them (one bit each); the fold skips them.
   bool const keep_writers = first_values && rule == order_rule::fold;
   thrust::device_vector<std::uint32_t> writers;
   try {
     if (keep_writers) writers = detail::allocate<std::uint32_t>("insert", (n + 31) / 32);
     for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
-      size_type const m = chunk_length(offset);
-      auto const keys = keys_first + static_cast<std::ptrdiff_t>(offset);
-      detail::translate_errors("insert", [&] { claimed_keys.resize(logged + m); });
-      size_type const claimed = locate_chunk(keys, m, refs, first_values);
-      try {
-        detail::translate_errors("insert", [&] {
-          thrust::copy_if(thrust::device, keys, keys + static_cast<std::ptrdiff_t>(m), refs,
-                          claimed_keys.begin() + static_cast<std::ptrdiff_t>(logged),
-                          detail::is_claimed_fn{});
-        });
-      } catch (out_of_memory const&) {
-        unclaim_chunk(refs, m, claimed);
-        throw;
-      }
-      logged += claimed;
+      claim_and_log(offset, first_values);
       if (!first_values) continue;
+      size_type const m = chunk_length(offset);
       write_first_values(values_first + static_cast<std::ptrdiff_t>(offset), m, refs);
       if (keep_writers) {
         detail::launch(
@@ -354,7 +396,7 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
       }
     }
   } catch (out_of_memory const&) {
-    erase(claimed_keys.begin(), claimed_keys.begin() + static_cast<std::ptrdiff_t>(logged));
+    erase_logged();
     throw;
   }
   if (rule == order_rule::first_wins) return size_ - before;

@@ -25,6 +25,20 @@ inline constexpr bool has_zero_identity_v = is_functor_v<Op, thrust::plus, T> ||
                                             (std::is_integral_v<T> &&
                                              is_functor_v<Op, thrust::bit_or, T>);
 
+/// True when folds with `Op` can be taken back exactly: integer `plus`, by adding `-v` (wraps).
+template <class Op, class T>
+inline constexpr bool is_reversible_v = is_functor_v<Op, thrust::plus, T>&& std::is_integral_v<T>;
+
+/// `-v` in T's arithmetic (modulo 2^bits for unsigned T), to take back an integer `plus`.
+template <class T>
+struct negate_fn {
+  template <class V>
+  BULKMAP_HOST_DEVICE T operator()(V const& v) const {
+    using U = std::make_unsigned_t<T>;  // unsigned: no overflow, e.g. for the minimum of T
+    return static_cast<T>(static_cast<U>(U{0} - static_cast<U>(static_cast<T>(v))));
+  }
+};
+
 /// `*target = op(*target, v)`, atomically.
 template <class T, class Op>
 BULKMAP_HOST_DEVICE void atomic_fold(T& target, T v, Op op) {
