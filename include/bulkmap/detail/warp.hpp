@@ -1,9 +1,10 @@
 /**
  * @file detail/warp.hpp
- * @brief Warp-aggregated counters. On a GPU, the threads of a warp that reach the same counter
- * update together share one atomic read-modify-write, issued by the lowest active lane: tens of
- * millions of threads bumping one counter would otherwise queue at one memory location. On the
- * host (omp backend) these are plain relaxed atomics.
+ * @brief Warp-level helpers. Aggregated counters: on a GPU, the threads of a warp that reach the
+ * same counter update together share one atomic read-modify-write, issued by the lowest active
+ * lane, since tens of millions of threads bumping one counter would otherwise queue at one memory
+ * location; on the host (omp backend) they are plain relaxed atomics. And, GPU only, the lane id
+ * and a reduction over a mask of lanes (`reduce_lanes`, for `grouped_fold`).
  */
 #pragma once
 
