@@ -322,29 +322,27 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
   auto const chunk_length = [&](size_type offset) {
     return std::min(detail::chunk_size, n - offset);
   };
-  thrust::device_vector<Key> claimed_keys;  // [0, logged): the keys this call claimed
-  size_type logged = 0;
+  thrust::device_vector<Key> claimed_keys;  // the keys this call claimed
   // Locates the chunk at `offset` (see locate_chunk) and logs the keys it claims.
   auto const claim_and_log = [&](size_type offset, bool mark_absent) {
     size_type const m = chunk_length(offset);
     auto const keys = keys_first + static_cast<std::ptrdiff_t>(offset);
-    detail::translate_errors("insert", [&] { claimed_keys.resize(logged + m); });
+    size_type const logged = claimed_keys.size();
     size_type const claimed = locate_chunk(keys, m, refs, mark_absent);
     try {
       detail::translate_errors("insert", [&] {
+        claimed_keys.resize(logged + claimed);
         thrust::copy_if(thrust::device, keys, keys + static_cast<std::ptrdiff_t>(m), refs,
                         claimed_keys.begin() + static_cast<std::ptrdiff_t>(logged),
                         detail::is_claimed_fn{});
       });
     } catch (out_of_memory const&) {
+      claimed_keys.resize(logged);  // shrinks: no allocation
       unclaim_chunk(refs, m, claimed);
       throw;
     }
-    logged += claimed;
   };
-  auto const erase_logged = [&] {
-    erase(claimed_keys.begin(), claimed_keys.begin() + static_cast<std::ptrdiff_t>(logged));
-  };
+  auto const erase_logged = [&] { erase(claimed_keys.begin(), claimed_keys.end()); };
 
   if constexpr (detail::is_reversible_v<Op, T>) {
     if (rule == order_rule::fold) {
