@@ -32,69 +32,7 @@ std::size_t reservation(workload const& w) {
   return w.what == op::count ? distinct_count<Key>(w.keys) : w.keys.n;
 }
 
-template <class Map, class Key>
-void run_sequential(benchmark::State& state, workload const& w) {
-  auto const& keys = bulkmap_bench::keys<Key>(w.keys);
-  auto const& resident = bulkmap_bench::keys<Key>(resident_keys(w));
-  std::size_t const n = keys.size();
-  Map map;
-  auto const reset = [&] {
-    map = Map();
-    map.reserve(reservation<Key>(w));
-  };
-  auto const fill = [&] {
-    reset();
-    for (Key k : resident) map.emplace(k, k);
-  };
-  switch (w.what) {
-    case op::insert:
-      timed<host_timer>(state, n, reset, [&] {
-        for (Key k : keys) map.emplace(k, k);
-      });
-      break;
-    case op::count:
-      timed<host_timer>(state, n, reset, [&] {
-        for (Key k : keys) ++map[k];
-      });
-      if (map.size() != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
-      break;
-    case op::find: {
-      fill();
-      std::vector<Key> found(n);
-      timed<host_timer>(
-          state, n, [] {},
-          [&] {
-            for (std::size_t i = 0; i < n; ++i) {
-              auto const it = map.find(keys[i]);
-              found[i] = it != map.end() ? it->second : Key{0};
-            }
-          });
-      benchmark::DoNotOptimize(found.data());
-      break;
-    }
-    case op::erase:
-      timed<host_timer>(state, n, fill, [&] {
-        for (Key k : keys) map.erase(k);
-      });
-      if (!map.empty()) fail(state, "erase left keys behind");
-      break;
-    case op::retain_half:
-      timed<host_timer>(state, n, fill, [&] {
-        for (auto it = map.begin(); it != map.end();) {
-          if ((it->first & 1) == 0) {
-            map.erase(it++);
-          } else {
-            ++it;
-          }
-        }
-      });
-      break;
-    default:
-      state.SkipWithError("not run on this map");
-  }
-}
-
-/// Runs `fn(key)` for every key of `keys` on all of TBB's threads.
+/// Runs `fn(i, keys[i])` for every key of `keys` on all of TBB's threads.
 template <class Key, class F>
 void parallel_keys(std::vector<Key> const& keys, F fn) {
   tbb::parallel_for(tbb::blocked_range<std::size_t>(0, keys.size(), 1 << 14),
@@ -103,9 +41,36 @@ void parallel_keys(std::vector<Key> const& keys, F fn) {
                     });
 }
 
-/// `tbb::concurrent_hash_map` behind the calls `run_concurrent` makes.
+/// A single-threaded map (std, absl, boost), reserved, behind the calls `run_map` makes.
+template <class Map, class Key>
+struct sequential_map {
+  static constexpr bool concurrent = false;
+  Map map;
+  explicit sequential_map(std::size_t n) { map.reserve(n); }
+  void insert(Key k) { map.emplace(k, k); }
+  void count(Key k) { ++map[k]; }
+  Key find(Key k) const {
+    auto const it = map.find(k);
+    return it != map.end() ? it->second : Key{0};
+  }
+  void erase(Key k) { map.erase(k); }
+  std::size_t size() const { return map.size(); }
+  /// Removes the even keys, keeping about half.
+  void retain_odd() {
+    for (auto it = map.begin(); it != map.end();) {
+      if ((it->first & 1) == 0) {
+        map.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+};
+
+/// `tbb::concurrent_hash_map` behind the calls `run_map` makes.
 template <class Key>
 struct tbb_map {
+  static constexpr bool concurrent = true;
   tbb::concurrent_hash_map<Key, Key> map;
   explicit tbb_map(std::size_t n) : map(n) {}
   void insert(Key k) { map.insert({k, k}); }
@@ -122,9 +87,10 @@ struct tbb_map {
   std::size_t size() const { return map.size(); }
 };
 
-/// `libcuckoo::cuckoohash_map` behind the calls `run_concurrent` makes.
+/// `libcuckoo::cuckoohash_map` behind the calls `run_map` makes.
 template <class Key>
 struct cuckoo_map {
+  static constexpr bool concurrent = true;
   libcuckoo::cuckoohash_map<Key, Key> map;
   explicit cuckoo_map(std::size_t n) : map(n) {}
   void insert(Key k) { map.insert(k, k); }
@@ -141,26 +107,33 @@ struct cuckoo_map {
   std::size_t size() const { return map.size(); }
 };
 
-/// A concurrent map (`tbb_map` or `cuckoo_map`) on all of TBB's threads.
+/// Workload `w` on a map adapter: concurrent ones on all of TBB's threads, the others on one.
 template <class Map, class Key>
-void run_concurrent(benchmark::State& state, workload const& w) {
+void run_map(benchmark::State& state, workload const& w) {
   auto const& keys = bulkmap_bench::keys<Key>(w.keys);
   auto const& resident = bulkmap_bench::keys<Key>(resident_keys(w));
   std::size_t const n = keys.size();
+  auto const for_keys = [](std::vector<Key> const& batch, auto fn) {
+    if constexpr (Map::concurrent) {
+      parallel_keys(batch, fn);
+    } else {
+      for (std::size_t i = 0; i < batch.size(); ++i) fn(i, batch[i]);
+    }
+  };
   std::unique_ptr<Map> map;
   auto const reset = [&] { map = std::make_unique<Map>(reservation<Key>(w)); };
   auto const fill = [&] {
     reset();
-    parallel_keys(resident, [&](std::size_t, Key k) { map->insert(k); });
+    for_keys(resident, [&](std::size_t, Key k) { map->insert(k); });
   };
   switch (w.what) {
     case op::insert:
       timed<host_timer>(state, n, reset,
-                        [&] { parallel_keys(keys, [&](std::size_t, Key k) { map->insert(k); }); });
+                        [&] { for_keys(keys, [&](std::size_t, Key k) { map->insert(k); }); });
       break;
     case op::count:
       timed<host_timer>(state, n, reset,
-                        [&] { parallel_keys(keys, [&](std::size_t, Key k) { map->count(k); }); });
+                        [&] { for_keys(keys, [&](std::size_t, Key k) { map->count(k); }); });
       if (map->size() != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
       break;
     case op::find: {
@@ -168,14 +141,21 @@ void run_concurrent(benchmark::State& state, workload const& w) {
       std::vector<Key> found(n);
       timed<host_timer>(
           state, n, [] {},
-          [&] { parallel_keys(keys, [&](std::size_t i, Key k) { found[i] = map->find(k); }); });
+          [&] { for_keys(keys, [&](std::size_t i, Key k) { found[i] = map->find(k); }); });
+      benchmark::DoNotOptimize(found.data());
       break;
     }
     case op::erase:
       timed<host_timer>(state, n, fill,
-                        [&] { parallel_keys(keys, [&](std::size_t, Key k) { map->erase(k); }); });
+                        [&] { for_keys(keys, [&](std::size_t, Key k) { map->erase(k); }); });
       if (map->size() != 0) fail(state, "erase left keys behind");
       break;
+    case op::retain_half:
+      if constexpr (!Map::concurrent) {
+        timed<host_timer>(state, n, fill, [&] { map->retain_odd(); });
+        break;
+      }
+      [[fallthrough]];
     default:
       state.SkipWithError("not run on this map");
   }
@@ -186,17 +166,19 @@ void register_type(config const& cfg) {
   for (workload const& w : workloads(cfg.cpu_n)) {
     if (w.what == op::drain || w.what == op::to_host) continue;  // no counterpart in these maps
     std::string const prefix = w.name + "/" + type_name<Key>() + "/";
-    add(cfg, prefix + "std",
-        [w](benchmark::State& s) { run_sequential<std::unordered_map<Key, Key>, Key>(s, w); });
-    add(cfg, prefix + "absl",
-        [w](benchmark::State& s) { run_sequential<absl::flat_hash_map<Key, Key>, Key>(s, w); });
+    add(cfg, prefix + "std", [w](benchmark::State& s) {
+      run_map<sequential_map<std::unordered_map<Key, Key>, Key>, Key>(s, w);
+    });
+    add(cfg, prefix + "absl", [w](benchmark::State& s) {
+      run_map<sequential_map<absl::flat_hash_map<Key, Key>, Key>, Key>(s, w);
+    });
     add(cfg, prefix + "boost", [w](benchmark::State& s) {
-      run_sequential<boost::unordered_flat_map<Key, Key>, Key>(s, w);
+      run_map<sequential_map<boost::unordered_flat_map<Key, Key>, Key>, Key>(s, w);
     });
     if (w.what == op::retain_half) continue;  // no concurrent retain
-    add(cfg, prefix + "tbb", [w](benchmark::State& s) { run_concurrent<tbb_map<Key>, Key>(s, w); });
+    add(cfg, prefix + "tbb", [w](benchmark::State& s) { run_map<tbb_map<Key>, Key>(s, w); });
     add(cfg, prefix + "libcuckoo",
-        [w](benchmark::State& s) { run_concurrent<cuckoo_map<Key>, Key>(s, w); });
+        [w](benchmark::State& s) { run_map<cuckoo_map<Key>, Key>(s, w); });
   }
 }
 
