@@ -27,7 +27,29 @@
 #error "bulkmap: THRUST_DEVICE_SYSTEM must be CUDA or OMP (link bulkmap::bulkmap through CMake)"
 #endif
 
-namespace bulkmap {
+/**
+ * @brief Open and close bulkmap's backend namespace.
+ *
+ * Every name whose code differs between backends (`device_map`, `pairs`, the kernels, the
+ * constants below) lives in an inline namespace named after the backend, `bulkmap::backend_cuda`
+ * or `bulkmap::backend_omp`. User code still writes `bulkmap::device_map`; the linker sees two
+ * distinct names, so one program may hold translation units of both backends (the `bulkmap` CLI
+ * does). Names that are the same on both backends (`error` and its subclasses, `hash`,
+ * `equal_to`, `host_mirror`) live in `bulkmap` itself and are shared.
+ */
+#if defined(BULKMAP_BACKEND_CUDA)
+#define BULKMAP_BACKEND_NAMESPACE backend_cuda
+#else
+#define BULKMAP_BACKEND_NAMESPACE backend_omp
+#endif
+#define BULKMAP_NAMESPACE_BEGIN \
+  namespace bulkmap {           \
+  inline namespace BULKMAP_BACKEND_NAMESPACE {
+#define BULKMAP_NAMESPACE_END \
+  }                           \
+  }
+
+BULKMAP_NAMESPACE_BEGIN
 
 /// Name of the backend this translation unit was built for: "cuda" or "omp".
 inline constexpr char const* backend_name = BULKMAP_BACKEND_NAME;
@@ -39,4 +61,4 @@ inline constexpr bool backend_is_cuda = true;
 inline constexpr bool backend_is_cuda = false;
 #endif
 
-}  // namespace bulkmap
+BULKMAP_NAMESPACE_END

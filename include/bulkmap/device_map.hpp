@@ -27,7 +27,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace bulkmap {
+BULKMAP_NAMESPACE_BEGIN
 
 /**
  * @brief An open-addressing hash map whose storage lives on the backend's device (GPU memory on
@@ -319,6 +319,6 @@ class device_map {
   mutable thrust::device_vector<unsigned long long> counters_;  ///< kernel-side counts
 };
 
-}  // namespace bulkmap
+BULKMAP_NAMESPACE_END
 
 #include <bulkmap/detail/device_map.inl>

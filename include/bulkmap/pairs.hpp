@@ -8,7 +8,7 @@
 
 #include <bulkmap/config.hpp>
 
-namespace bulkmap {
+BULKMAP_NAMESPACE_BEGIN
 
 /**
  * @brief Key/value pairs as two device vectors of equal length: `keys[i]` goes with `values[i]`.
@@ -21,4 +21,4 @@ struct pairs {
   thrust::device_vector<T> values;
 };
 
-}  // namespace bulkmap
+BULKMAP_NAMESPACE_END

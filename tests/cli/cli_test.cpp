@@ -514,20 +514,53 @@ TEST_F(Cli, OutputFile) {
   EXPECT_EQ(files, 1u);
 }
 
+/// The backend the summary line names ("backend omp (...)"), or "" if there is none.
+std::string summary_backend(std::string const& err) {
+  auto const at = err.find("backend ");
+  if (at == std::string::npos) return "";
+  auto const begin = at + 8;
+  return err.substr(begin, err.find_first_of(" \n", begin) - begin);
+}
+
 TEST_F(Cli, BackendAndThreads) {
   write_file(path("r.fa"), ">r\nACGTTGCA\n");
+  std::string const file = " " + quote(path("r.fa"));
   std::string const expected = format_counts(reference_kmers({"ACGTTGCA"}, 3, true));
-  for (std::string const options :
-       {"--backend auto", "--backend " BULKMAP_TEST_BACKEND, "--threads 1", "--threads 3"}) {
-    SCOPED_TRACE(options);
-    auto const result = run("count --kmer 3 " + options + " " + quote(path("r.fa")));
+  // Every binary holds the omp engine, and --threads sets its thread count.
+  for (int threads : {1, 3}) {
+    auto const result =
+        run("count --kmer 3 --backend omp --threads " + std::to_string(threads) + file);
     EXPECT_SUCCESS(result);
     EXPECT_TRUE(same_output(result.out, expected));
-    EXPECT_NE(result.err.find("backend " BULKMAP_TEST_BACKEND), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("backend omp (" + std::to_string(threads) + " thread"),
+              std::string::npos)
+        << result.err;
   }
-  std::string const other = std::string(BULKMAP_TEST_BACKEND) == "omp" ? "cuda" : "omp";
-  auto const result = run("count --kmer 3 --backend " + other + " " + quote(path("r.fa")));
-  expect_failure(result, 2, "-DBULKMAP_BACKEND=" + other);
+  // auto (the default): cuda where the binary holds it and a GPU is present, else omp.
+  auto const chosen = run("count --kmer 3" + file);
+  EXPECT_SUCCESS(chosen);
+  EXPECT_TRUE(same_output(chosen.out, expected));
+  std::string const backend = summary_backend(chosen.err);
+  if (std::string(BULKMAP_TEST_BACKEND) == "omp") {
+    EXPECT_EQ(backend, "omp") << chosen.err;
+  } else {
+    EXPECT_TRUE(backend == "cuda" || backend == "omp") << chosen.err;
+  }
+  auto const explicit_auto = run("count --kmer 3 --backend auto" + file);
+  EXPECT_SUCCESS(explicit_auto);
+  EXPECT_EQ(summary_backend(explicit_auto.err), backend);
+  // cuda: a usage error in a binary built without it; a device error (exit 1) where no GPU can
+  // run it, which is exactly when auto fell back to omp.
+  auto const cuda = run("count --kmer 3 --backend cuda" + file);
+  if (std::string(BULKMAP_TEST_BACKEND) == "omp") {
+    expect_failure(cuda, 2, "-DBULKMAP_BACKEND=cuda");
+  } else if (backend == "cuda") {
+    EXPECT_SUCCESS(cuda);
+    EXPECT_TRUE(same_output(cuda.out, expected));
+    EXPECT_EQ(summary_backend(cuda.err), "cuda") << cuda.err;
+  } else {
+    expect_failure(cuda, 1, "--backend cuda: no");
+  }
 }
 
 // -------------------------------------------------------------------------------------------------

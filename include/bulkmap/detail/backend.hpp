@@ -21,7 +21,8 @@
 #include <utility>
 #include <vector>
 
-namespace bulkmap::detail {
+BULKMAP_NAMESPACE_BEGIN
+namespace detail {
 
 /**
  * Runs `f()` and rethrows what it throws as bulkmap exceptions: allocation failures as
@@ -140,4 +141,5 @@ std::vector<T> to_std_vector(thrust::device_vector<T> const& d) {
   return h;
 }
 
-}  // namespace bulkmap::detail
+}  // namespace detail
+BULKMAP_NAMESPACE_END

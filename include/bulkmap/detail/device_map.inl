@@ -44,7 +44,7 @@
 #include <iterator>
 #include <limits>
 
-namespace bulkmap {
+BULKMAP_NAMESPACE_BEGIN
 namespace detail {
 
 /// Inputs per chunk of a bulk insertion (8 bytes of temporary memory each).
@@ -614,4 +614,4 @@ void device_map<Key, T, Hash, KeyEqual>::assign(host_mirror<Key, T> const& mirro
   *this = std::move(fresh);
 }
 
-}  // namespace bulkmap
+BULKMAP_NAMESPACE_END

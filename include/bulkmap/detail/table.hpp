@@ -22,7 +22,8 @@
 #include <cuda/std/cstdint>
 #include <cuda/std/type_traits>
 
-namespace bulkmap::detail {
+BULKMAP_NAMESPACE_BEGIN
+namespace detail {
 
 /// How a user key is stored in a slot: its bits, zero-extended to a 32- or 64-bit word.
 template <class Key>
@@ -181,4 +182,5 @@ struct table_view {
   }
 };
 
-}  // namespace bulkmap::detail
+}  // namespace detail
+BULKMAP_NAMESPACE_END

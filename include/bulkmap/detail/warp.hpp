@@ -16,7 +16,8 @@
 #include <cooperative_groups.h>
 #endif
 
-namespace bulkmap::detail {
+BULKMAP_NAMESPACE_BEGIN
+namespace detail {
 
 template <class U>
 using atomic_ref_t = cuda::atomic_ref<U, cuda::thread_scope_device>;
@@ -94,4 +95,5 @@ __device__ T reduce_lanes(unsigned lanes, T v, Op op) {
 }
 #endif
 
-}  // namespace bulkmap::detail
+}  // namespace detail
+BULKMAP_NAMESPACE_END

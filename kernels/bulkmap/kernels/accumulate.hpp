@@ -13,7 +13,8 @@
 #include <bulkmap/detail/table.hpp>
 #include <type_traits>
 
-namespace bulkmap::detail {
+BULKMAP_NAMESPACE_BEGIN
+namespace detail {
 
 template <class Op, template <class> class Functor, class T>
 inline constexpr bool is_functor_v =
@@ -115,4 +116,5 @@ struct repeats_fn {
   }
 };
 
-}  // namespace bulkmap::detail
+}  // namespace detail
+BULKMAP_NAMESPACE_END

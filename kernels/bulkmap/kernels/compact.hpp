@@ -9,7 +9,8 @@
 #include <bulkmap/detail/table.hpp>
 #include <type_traits>
 
-namespace bulkmap::detail {
+BULKMAP_NAMESPACE_BEGIN
+namespace detail {
 
 /// Stencil: whether slot s holds a live pair.
 template <class View>
@@ -57,4 +58,5 @@ template <class Key>
 using key_order =
     std::conditional_t<backend_is_cuda || std::is_unsigned_v<Key>, thrust::less<Key>, key_less>;
 
-}  // namespace bulkmap::detail
+}  // namespace detail
+BULKMAP_NAMESPACE_END

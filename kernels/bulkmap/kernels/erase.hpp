@@ -10,7 +10,8 @@
 
 #include <bulkmap/detail/table.hpp>
 
-namespace bulkmap::detail {
+BULKMAP_NAMESPACE_BEGIN
+namespace detail {
 
 /// Frees live slot `s`; returns false when another thread freed it first.
 template <class View>
@@ -48,4 +49,5 @@ struct erase_fn {
   }
 };
 
-}  // namespace bulkmap::detail
+}  // namespace detail
+BULKMAP_NAMESPACE_END

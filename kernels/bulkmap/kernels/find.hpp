@@ -6,7 +6,8 @@
 
 #include <bulkmap/detail/table.hpp>
 
-namespace bulkmap::detail {
+BULKMAP_NAMESPACE_BEGIN
+namespace detail {
 
 template <class View, class KeyIt, class OutIt>
 struct find_fn {
@@ -32,4 +33,5 @@ struct contains_fn {
   }
 };
 
-}  // namespace bulkmap::detail
+}  // namespace detail
+BULKMAP_NAMESPACE_END

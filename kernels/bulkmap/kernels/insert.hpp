@@ -23,7 +23,8 @@
 #include <bulkmap/detail/table.hpp>
 #include <bulkmap/kernels/accumulate.hpp>
 
-namespace bulkmap::detail {
+BULKMAP_NAMESPACE_BEGIN
+namespace detail {
 
 /// Low 32 bits of a slot value, where the tags go.
 template <class T>
@@ -126,4 +127,5 @@ struct restore_writers_fn {
   }
 };
 
-}  // namespace bulkmap::detail
+}  // namespace detail
+BULKMAP_NAMESPACE_END

@@ -12,7 +12,8 @@
 
 #include <bulkmap/detail/table.hpp>
 
-namespace bulkmap::detail {
+BULKMAP_NAMESPACE_BEGIN
+namespace detail {
 
 /// Marks inputs whose key is absent before the chunk is applied (`ref::absent`).
 template <class View, class KeyIt>
@@ -82,4 +83,5 @@ struct is_claimed_fn {
   BULKMAP_HOST_DEVICE bool operator()(std::uint64_t r) const { return (r & ref::claimed) != 0; }
 };
 
-}  // namespace bulkmap::detail
+}  // namespace detail
+BULKMAP_NAMESPACE_END

@@ -6,7 +6,8 @@
 
 #include <bulkmap/detail/table.hpp>
 
-namespace bulkmap::detail {
+BULKMAP_NAMESPACE_BEGIN
+namespace detail {
 
 /// Reinserts live main slot `s` of `from` into `to`; side slots are copied by the host.
 template <class View>
@@ -31,4 +32,5 @@ struct rehash_fn {
   }
 };
 
-}  // namespace bulkmap::detail
+}  // namespace detail
+BULKMAP_NAMESPACE_END

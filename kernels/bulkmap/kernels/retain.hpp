@@ -7,7 +7,8 @@
 #include <bulkmap/detail/table.hpp>
 #include <bulkmap/kernels/erase.hpp>
 
-namespace bulkmap::detail {
+BULKMAP_NAMESPACE_BEGIN
+namespace detail {
 
 template <class View, class Pred>
 struct retain_fn {
@@ -25,4 +26,5 @@ struct retain_fn {
   }
 };
 
-}  // namespace bulkmap::detail
+}  // namespace detail
+BULKMAP_NAMESPACE_END
