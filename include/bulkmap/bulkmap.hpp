@@ -6,6 +6,7 @@
 
 #include <bulkmap/config.hpp>
 #include <bulkmap/device_map.hpp>
+#include <bulkmap/device_map_ref.hpp>
 #include <bulkmap/error.hpp>
 #include <bulkmap/hash.hpp>
 #include <bulkmap/host_mirror.hpp>

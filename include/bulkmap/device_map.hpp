@@ -18,12 +18,15 @@
 #include <array>
 #include <bulkmap/config.hpp>
 #include <bulkmap/detail/table.hpp>
+#include <bulkmap/device_map_ref.hpp>
 #include <bulkmap/error.hpp>
 #include <bulkmap/hash.hpp>
 #include <bulkmap/host_mirror.hpp>
 #include <bulkmap/pairs.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <ostream>
 #include <type_traits>
 #include <vector>
 
@@ -93,10 +96,16 @@ class device_map {
   // Size and capacity
   // ---------------------------------------------------------------------------------------------
 
-  /// Number of keys. Rust: `len`. O(1): the map keeps a count; it never scans the slots.
-  [[nodiscard]] size_type size() const noexcept { return size_; }
+  /**
+   * @brief Number of keys. Rust: `len`. O(1): the map keeps a count; it never scans the slots.
+   * After work through a `ref()`, the first call reads that work's count from the device.
+   */
+  [[nodiscard]] size_type size() const {
+    settle();
+    return size_;
+  }
   /// `size() == 0`. Rust: `is_empty`. O(1).
-  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  [[nodiscard]] bool empty() const { return size() == 0; }
   /**
    * @brief Number of slots in the table (a power of two, at least 16). O(1).
    * Rust: `capacity`. Differs: Rust counts keys it can hold; that number here is
@@ -104,8 +113,8 @@ class device_map {
    */
   [[nodiscard]] size_type capacity() const noexcept { return capacity_; }
   /// `size() / capacity()`. No Rust counterpart (C++ `unordered_map::load_factor`). O(1).
-  [[nodiscard]] double load_factor() const noexcept {
-    return static_cast<double>(size_) / static_cast<double>(capacity_);
+  [[nodiscard]] double load_factor() const {
+    return static_cast<double>(size()) / static_cast<double>(capacity_);
   }
   /// Fraction of slots (keys and tombstones) the map fills before it grows. O(1).
   [[nodiscard]] double max_load_factor() const noexcept { return max_load_factor_; }
@@ -117,6 +126,16 @@ class device_map {
    * Waits for completion.
    */
   void reserve(size_type additional);
+
+  /**
+   * @brief `reserve`, reporting a failure instead of throwing it.
+   * Rust: `try_reserve(additional)`. O(capacity) when it rehashes, O(1) otherwise.
+   * @return empty on success; `try_reserve_error::capacity_overflow` if no table can hold
+   * `size() + additional` keys; `try_reserve_error::alloc_error` if the larger table cannot be
+   * allocated. The map is unchanged on failure.
+   * @throw bulkmap::cuda_error if the device fails otherwise. Waits for completion.
+   */
+  [[nodiscard]] std::optional<try_reserve_error> try_reserve(size_type additional);
 
   /**
    * @brief Rehashes into the smallest table that holds `size()` keys, dropping tombstones.
@@ -154,6 +173,22 @@ class device_map {
   /// Host overload of `insert`; copies both vectors to the device.
   /// @throw std::invalid_argument if the lengths differ
   size_type insert(std::vector<Key> const& keys, std::vector<T> const& values);
+
+  /**
+   * @brief Inserts each absent key with the value `make_value(key)`; present keys keep theirs.
+   * Rust: `for k in keys { m.entry(k).or_insert_with_key(make_value); }`. `make_value` runs once
+   * per key that is new (on the key's first occurrence in the batch), in parallel, and never for
+   * a key already present; on `out_of_memory` it may have run for keys that were then undone.
+   * @tparam MakeValue callable on host and device as `T(Key const&)`
+   * @param keys_first, keys_last device-accessible random-access range of `Key`, length n
+   * @return number of keys that were new. Complexity, temporary memory, errors and waiting as
+   * `insert`.
+   */
+  template <class KeyIt, class MakeValue>
+  size_type insert_with(KeyIt keys_first, KeyIt keys_last, MakeValue make_value);
+  /// Host overload of `insert_with`; copies the keys to the device.
+  template <class MakeValue>
+  size_type insert_with(std::vector<Key> const& keys, MakeValue make_value);
 
   /**
    * @brief Inserts each pair, overwriting the value of keys already present.
@@ -233,6 +268,25 @@ class device_map {
   size_type erase(std::vector<Key> const& keys);
 
   // ---------------------------------------------------------------------------------------------
+  // One key at a time, in users' own code
+  // ---------------------------------------------------------------------------------------------
+
+  /// The handle `ref()` returns.
+  using ref_type = device_map_ref<Key, T, Hash>;
+
+  /**
+   * @brief A trivially copyable handle for users' functors and kernels: `insert`, `find`,
+   * `erase`, `entry(k).or_insert(v)`, ... one key per call (see `device_map_ref`).
+   * Rust counterpart: `&mut HashMap` shared by threads (rayon), one key per call.
+   * The ref may claim the slots free below the load limit now; it never grows the table, and
+   * reports `status::full` past that: `reserve`, take a new ref, and run the failed keys again.
+   * It stays valid until the next non-const call on the map (other than `ref()` itself, which
+   * returns a handle sharing the same room). Const calls see its work once that work finished.
+   * O(1); does not wait.
+   */
+  [[nodiscard]] ref_type ref();
+
+  // ---------------------------------------------------------------------------------------------
   // Whole-map operations
   // ---------------------------------------------------------------------------------------------
 
@@ -244,6 +298,36 @@ class device_map {
    */
   template <class Pred>
   size_type retain(Pred pred);
+
+  /**
+   * @brief Removes the pairs for which `pred(key, value)` is true and returns them.
+   * Rust: `m.extract_if(pred).collect()`. `pred` runs once per pair, in parallel, in unspecified
+   * order; the pairs come out in unspecified order, `keys[i]` with `values[i]`. Keeps capacity.
+   * @tparam Pred callable on host and device as `bool(Key const&, T const&)`
+   * @return the removed pairs. O(capacity). Temporary memory: 1 byte per slot.
+   * @throw bulkmap::out_of_memory if the flags or the output cannot be allocated; the map is
+   * unchanged. Waits for completion.
+   */
+  template <class Pred>
+  pairs<Key, T> extract_if(Pred pred);
+
+  /**
+   * @brief Calls `f(key, value)` once for every pair, in parallel, in unspecified order.
+   * Rust: `m.par_iter().for_each(|(k, v)| f(k, v))` (rayon). O(capacity). Waits for completion.
+   * @tparam F callable on host and device as `void(Key const&, T const&)`; to produce output, it
+   * writes through device pointers it holds (with atomics where pairs may meet)
+   */
+  template <class F>
+  void for_each(F f) const;
+
+  /**
+   * @brief Replaces every value by `f(key, value)`, in parallel, in unspecified order.
+   * Rust: `m.par_iter_mut().for_each(|(k, v)| *v = f(k, *v))` (rayon), or `values_mut`.
+   * O(capacity). Waits for completion.
+   * @tparam F callable on host and device as `T(Key const&, T const&)`
+   */
+  template <class F>
+  void transform_values(F f);
 
   /**
    * @brief Moves every pair out into device vectors and leaves the map empty, capacity kept.
@@ -278,6 +362,28 @@ class device_map {
    */
   void assign(host_mirror<Key, T> const& mirror);
 
+  /**
+   * @brief Whether both maps hold the same pairs (values compared with `==`, so a NaN value is
+   * never equal). Rust: `PartialEq for HashMap`. Capacity and insertion history do not matter.
+   * O(size + other's capacity). Temporary memory: the other map's pairs. Waits for completion.
+   */
+  [[nodiscard]] bool operator==(device_map const& other) const;
+  /// `!(*this == other)`. Rust: `ne`.
+  [[nodiscard]] bool operator!=(device_map const& other) const { return !(*this == other); }
+
+  /// Exchanges the contents of two maps; no element moves. Rust: `std::mem::swap`. O(1).
+  void swap(device_map& other) noexcept;
+  friend void swap(device_map& a, device_map& b) noexcept { a.swap(b); }
+
+  /**
+   * @brief Prints `{k: v, k: v}` sorted by key, for debugging small maps.
+   * Rust: `Debug for HashMap` (`{:?}`), whose order is arbitrary. Copies every pair to the host
+   * first (`to_host`). Waits for completion.
+   */
+  friend std::ostream& operator<<(std::ostream& os, device_map const& map) {
+    return os << map.to_host();
+  }
+
  private:
   using traits_type = detail::key_traits<Key>;
   using slot_type = detail::slot<Key, T>;
@@ -309,14 +415,24 @@ class device_map {
   template <class U, class Column>
   thrust::device_vector<U> collect(char const* what, Column column) const;
 
+  /// Folds the work of outstanding refs into `size_` and `occupied_` (their counts since the
+  /// last fold, read from the device). Keeps the refs valid.
+  void settle() const;
+  /// `settle`, then invalidates outstanding refs: every call that changes the keys or moves the
+  /// table begins here.
+  void end_refs();
+
   double max_load_factor_;
   Hash hash_;
   KeyEqual equal_;
   size_type capacity_ = 0;                  ///< slots in the main table (a power of two)
-  size_type size_ = 0;                      ///< live keys, side slots included
-  size_type occupied_ = 0;                  ///< main-table slots that are live or tombstones
+  mutable size_type size_ = 0;              ///< live keys, side slots included
+  mutable size_type occupied_ = 0;          ///< main-table slots that are live or tombstones
   thrust::device_vector<slot_type> slots_;  ///< capacity_ main slots, then the 2 side slots
   mutable thrust::device_vector<unsigned long long> counters_;  ///< kernel-side counts
+  bool refs_out_ = false;          ///< refs were handed out; counters_ hold their work
+  size_type ref_claim_limit_ = 0;  ///< main slots the refs may claim, from their first ref()
+  mutable std::array<unsigned long long, detail::counter_count> ref_seen_{};  ///< folded so far
 };
 
 BULKMAP_NAMESPACE_END

@@ -47,6 +47,15 @@ class out_of_memory : public error {
   using error::error;
 };
 
+/**
+ * @brief Why `device_map::try_reserve` failed.
+ * Rust counterpart: `TryReserveErrorKind` (`CapacityOverflow`, `AllocError`).
+ */
+enum class try_reserve_error {
+  capacity_overflow,  ///< no table can hold that many keys
+  alloc_error,        ///< the larger table could not be allocated
+};
+
 }  // namespace bulkmap
 
 #define BULKMAP_STRINGIFY_DETAIL(x) #x

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <iterator>
 #include <numeric>
+#include <ostream>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -179,6 +180,19 @@ class host_mirror {
     keys_.clear();
     values_.clear();
     return out;
+  }
+
+  /**
+   * @brief Prints `{k: v, k: v}` in ascending key order; integers of one byte print as numbers.
+   * Rust: `Debug for HashMap` (`{:?}`). O(n).
+   */
+  friend std::ostream& operator<<(std::ostream& os, host_mirror const& mirror) {
+    os << '{';
+    for (size_type i = 0; i < mirror.size(); ++i) {
+      if (i != 0) os << ", ";
+      os << +mirror.keys_[i] << ": " << +mirror.values_[i];
+    }
+    return os << '}';
   }
 
  private:

@@ -27,7 +27,9 @@
 #include <thrust/fill.h>
 #include <thrust/iterator/constant_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
+#include <thrust/logical.h>
 #include <thrust/sort.h>
+#include <thrust/transform.h>
 
 #include <algorithm>
 #include <array>
@@ -37,6 +39,7 @@
 #include <bulkmap/kernels/erase.hpp>
 #include <bulkmap/kernels/find.hpp>
 #include <bulkmap/kernels/insert.hpp>
+#include <bulkmap/kernels/iterate.hpp>
 #include <bulkmap/kernels/locate.hpp>
 #include <bulkmap/kernels/rehash.hpp>
 #include <bulkmap/kernels/retain.hpp>
@@ -139,6 +142,41 @@ void device_map<Key, T, Hash, KeyEqual>::reset_counters() {
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
+void device_map<Key, T, Hash, KeyEqual>::settle() const {
+  if (!refs_out_) return;
+  auto const c = read_counters();
+  // Net counts since the last fold (unsigned arithmetic: a count may have fallen back).
+  auto const since = [&](detail::counter i) { return static_cast<size_type>(c[i] - ref_seen_[i]); };
+  occupied_ += since(detail::claims);
+  size_ += since(detail::claims) + since(detail::side_claims) - since(detail::removed);
+  ref_seen_ = c;
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+void device_map<Key, T, Hash, KeyEqual>::end_refs() {
+  if (!refs_out_) return;
+  settle();
+  reset_counters();
+  refs_out_ = false;
+  ref_seen_ = {};
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+auto device_map<Key, T, Hash, KeyEqual>::ref() -> ref_type {
+  if (!refs_out_) {  // the first ref since the last non-const call: its room starts now
+    reset_counters();
+    size_type const limit = detail::load_limit(capacity_, max_load_factor_);
+    ref_claim_limit_ = occupied_ < limit ? limit - occupied_ : 0;
+    refs_out_ = true;
+    ref_seen_ = {};
+  }
+  view_type table = view();
+  table.claim_limit = ref_claim_limit_;
+  table.aggregate_counters = false;
+  return ref_type(table, thrust::raw_pointer_cast(counters_.data()) + detail::removed);
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
 auto device_map<Key, T, Hash, KeyEqual>::live_side_slots() const -> size_type {
   if constexpr (!traits_type::needs_side_slots) {
     return 0;
@@ -174,6 +212,7 @@ void device_map<Key, T, Hash, KeyEqual>::rehash(size_type new_capacity) {
 
 template <class Key, class T, class Hash, class KeyEqual>
 void device_map<Key, T, Hash, KeyEqual>::reserve(size_type additional) {
+  end_refs();
   BULKMAP_EXPECTS(additional <= std::numeric_limits<size_type>::max() - size_,
                   "reserve: size() + additional overflows");
   if (occupied_ + additional <= detail::load_limit(capacity_, max_load_factor_)) return;
@@ -181,13 +220,37 @@ void device_map<Key, T, Hash, KeyEqual>::reserve(size_type additional) {
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
+auto device_map<Key, T, Hash, KeyEqual>::try_reserve(size_type additional)
+    -> std::optional<try_reserve_error> {
+  end_refs();
+  if (additional > std::numeric_limits<size_type>::max() - size_) {
+    return try_reserve_error::capacity_overflow;
+  }
+  if (occupied_ + additional <= detail::load_limit(capacity_, max_load_factor_)) return {};
+  size_type wanted = 0;
+  try {
+    wanted = detail::capacity_for(size_ + additional, max_load_factor_);
+  } catch (out_of_memory const&) {
+    return try_reserve_error::capacity_overflow;
+  }
+  try {
+    rehash(std::max(capacity_, wanted));
+  } catch (out_of_memory const&) {
+    return try_reserve_error::alloc_error;
+  }
+  return {};
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
 void device_map<Key, T, Hash, KeyEqual>::shrink_to_fit() {
+  end_refs();
   size_type const fit = detail::capacity_for(size_, max_load_factor_);
   if (fit < capacity_ || occupied_ + live_side_slots() > size_) rehash(fit);
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
 void device_map<Key, T, Hash, KeyEqual>::clear() {
+  end_refs();
   detail::translate_errors("clear", [&] {
     thrust::fill(slots_.begin(), slots_.end(), slot_type{traits_type::empty, T{}});
   });
@@ -300,6 +363,7 @@ template <class KeyIt, class ValueIt, class Op>
 auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt keys_last,
                                                          ValueIt values_first, order_rule rule,
                                                          Op op) -> size_type {
+  end_refs();
   auto const n = detail::checked_length(keys_first, keys_last);
   if (n == 0) return 0;
   size_type const before = size_;
@@ -430,6 +494,23 @@ auto device_map<Key, T, Hash, KeyEqual>::insert(std::vector<Key> const& keys,
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt, class MakeValue>
+auto device_map<Key, T, Hash, KeyEqual>::insert_with(KeyIt keys_first, KeyIt keys_last,
+                                                     MakeValue make_value) -> size_type {
+  // Values are read only by the input that writes a new key's first value (write_fn), so
+  // make_value runs once per new key.
+  return insert(keys_first, keys_last, thrust::make_transform_iterator(keys_first, make_value));
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class MakeValue>
+auto device_map<Key, T, Hash, KeyEqual>::insert_with(std::vector<Key> const& keys,
+                                                     MakeValue make_value) -> size_type {
+  detail::host_input<Key> const k("insert_with", keys);
+  return insert_with(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), make_value);
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
 template <class KeyIt, class ValueIt>
 auto device_map<Key, T, Hash, KeyEqual>::insert_or_assign(KeyIt keys_first, KeyIt keys_last,
                                                           ValueIt values_first) -> size_type {
@@ -525,6 +606,7 @@ std::vector<bool> device_map<Key, T, Hash, KeyEqual>::contains(std::vector<Key> 
 template <class Key, class T, class Hash, class KeyEqual>
 template <class KeyIt>
 auto device_map<Key, T, Hash, KeyEqual>::erase(KeyIt keys_first, KeyIt keys_last) -> size_type {
+  end_refs();
   auto const n = detail::checked_length(keys_first, keys_last);
   reset_counters();
   auto* counters = thrust::raw_pointer_cast(counters_.data());
@@ -547,6 +629,7 @@ auto device_map<Key, T, Hash, KeyEqual>::erase(std::vector<Key> const& keys) -> 
 template <class Key, class T, class Hash, class KeyEqual>
 template <class Pred>
 auto device_map<Key, T, Hash, KeyEqual>::retain(Pred pred) -> size_type {
+  end_refs();
   reset_counters();
   auto* counters = thrust::raw_pointer_cast(counters_.data());
   detail::launch("retain", capacity_ + detail::side_slot_count,
@@ -557,25 +640,78 @@ auto device_map<Key, T, Hash, KeyEqual>::retain(Pred pred) -> size_type {
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
+template <class Pred>
+pairs<Key, T> device_map<Key, T, Hash, KeyEqual>::extract_if(Pred pred) {
+  end_refs();
+  size_type const slots = capacity_ + detail::side_slot_count;
+  thrust::counting_iterator<std::uint64_t> const slot_first(0);
+  auto const slot_last = slot_first + static_cast<std::ptrdiff_t>(slots);
+  auto flags = detail::allocate<std::uint8_t>("extract_if", slots);
+  detail::translate_errors("extract_if", [&] {
+    thrust::transform(thrust::device, slot_first, slot_last, flags.begin(),
+                      detail::select_fn<view_type, Pred>{view(), pred});
+  });
+  auto const selected = static_cast<size_type>(detail::translate_errors(
+      "extract_if", [&] { return thrust::count(flags.begin(), flags.end(), std::uint8_t{1}); }));
+  pairs<Key, T> out{detail::allocate<Key>("extract_if", selected),
+                    detail::allocate<T>("extract_if", selected)};
+  detail::translate_errors("extract_if", [&] {
+    auto const column = [&](auto at, auto& into) {
+      thrust::copy_if(thrust::device, thrust::make_transform_iterator(slot_first, at),
+                      thrust::make_transform_iterator(slot_last, at), flags.begin(), into.begin(),
+                      detail::is_set_fn{});
+    };
+    column(detail::key_at_fn<view_type>{view()}, out.keys);
+    column(detail::value_at_fn<view_type>{view()}, out.values);
+  });
+  reset_counters();
+  auto* counters = thrust::raw_pointer_cast(counters_.data());
+  detail::launch("extract_if", slots,
+                 detail::free_flagged_fn<view_type>{view(), thrust::raw_pointer_cast(flags.data()),
+                                                    counters + detail::removed});
+  size_ -= static_cast<size_type>(read_counters()[detail::removed]);
+  return out;
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class F>
+void device_map<Key, T, Hash, KeyEqual>::for_each(F f) const {
+  detail::launch("for_each", capacity_ + detail::side_slot_count,
+                 detail::for_each_fn<view_type, F>{view(), f});
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class F>
+void device_map<Key, T, Hash, KeyEqual>::transform_values(F f) {
+  detail::launch("transform_values", capacity_ + detail::side_slot_count,
+                 detail::transform_values_fn<view_type, F>{view(), f});
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
 template <class U, class Column>
 thrust::device_vector<U> device_map<Key, T, Hash, KeyEqual>::collect(char const* what,
                                                                      Column column) const {
-  auto out = detail::allocate<U>(what, size_);
+  settle();
   thrust::counting_iterator<std::uint64_t> const slot_first(0);
   auto const slot_last =
       slot_first + static_cast<std::ptrdiff_t>(capacity_ + detail::side_slot_count);
-  auto const end = detail::translate_errors(what, [&] {
-    return thrust::copy_if(thrust::device, thrust::make_transform_iterator(slot_first, column),
-                           thrust::make_transform_iterator(slot_last, column), slot_first,
-                           out.begin(), detail::live_at_fn<view_type>{view()});
-  });
-  // The table and size() disagree only through a bug of bulkmap's; say so rather than return
-  // default-valued pairs.
-  if (auto const live = static_cast<size_type>(end - out.begin()); live != size_) {
+  // The table and size() disagree only through a bug of bulkmap's: say so, rather than return
+  // wrong pairs or write past the output. (One read of the keys; the copy below reads them too.)
+  auto const live = static_cast<size_type>(detail::translate_errors(what, [&] {
+    return thrust::count_if(thrust::device, slot_first, slot_last,
+                            detail::live_at_fn<view_type>{view()});
+  }));
+  if (live != size_) {
     throw error(std::string("bulkmap: ") + what + ": internal error: size() is " +
                 std::to_string(size_) + " but the table holds " + std::to_string(live) +
                 " keys; please report this");
   }
+  auto out = detail::allocate<U>(what, size_);
+  detail::translate_errors(what, [&] {
+    thrust::copy_if(thrust::device, thrust::make_transform_iterator(slot_first, column),
+                    thrust::make_transform_iterator(slot_last, column), slot_first, out.begin(),
+                    detail::live_at_fn<view_type>{view()});
+  });
   return out;
 }
 
@@ -608,10 +744,43 @@ host_mirror<Key, T> device_map<Key, T, Hash, KeyEqual>::to_host() const {
 
 template <class Key, class T, class Hash, class KeyEqual>
 void device_map<Key, T, Hash, KeyEqual>::assign(host_mirror<Key, T> const& mirror) {
+  end_refs();
   size_type const keep = detail::load_limit(capacity_, max_load_factor_);  // keeps the capacity
   device_map fresh(std::max(mirror.size(), keep), max_load_factor_, hash_, equal_);
   fresh.insert(mirror.keys(), mirror.values());
   *this = std::move(fresh);
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+bool device_map<Key, T, Hash, KeyEqual>::operator==(device_map const& other) const {
+  settle();
+  if (size_ != other.size()) return false;  // no shortcut for `a == a`: a NaN value differs
+  // Same size, and every pair of `other` is here: then the pair sets are equal.
+  auto const k = other.keys();
+  auto const v = other.values();
+  using check = detail::holds_pair_fn<view_type, Key const*, T const*>;
+  return detail::translate_errors("operator==", [&] {
+    return thrust::all_of(
+        thrust::device, thrust::counting_iterator<std::uint64_t>(0),
+        thrust::counting_iterator<std::uint64_t>(k.size()),
+        check{view(), thrust::raw_pointer_cast(k.data()), thrust::raw_pointer_cast(v.data())});
+  });
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+void device_map<Key, T, Hash, KeyEqual>::swap(device_map& other) noexcept {
+  using std::swap;
+  swap(max_load_factor_, other.max_load_factor_);
+  swap(hash_, other.hash_);
+  swap(equal_, other.equal_);
+  swap(capacity_, other.capacity_);
+  swap(size_, other.size_);
+  swap(occupied_, other.occupied_);
+  swap(refs_out_, other.refs_out_);  // refs follow the table they point into
+  swap(ref_claim_limit_, other.ref_claim_limit_);
+  swap(ref_seen_, other.ref_seen_);
+  slots_.swap(other.slots_);
+  counters_.swap(other.counters_);
 }
 
 BULKMAP_NAMESPACE_END

@@ -96,6 +96,9 @@ struct table_view {
   unsigned long long claim_limit;
   /// Claims of side slots so far.
   unsigned long long* side_claims;
+  /// Whether counter updates are warp-aggregated: true in bulkmap's kernels, false in a
+  /// device_map_ref (users' code may reach one call site with the refs of several maps).
+  bool aggregate_counters = true;
 
   BULKMAP_HOST_DEVICE std::uint64_t side_index(word w) const noexcept {
     return capacity + (w == traits::empty ? 0 : 1);
@@ -149,14 +152,14 @@ struct table_view {
         bool const won = atomic_ref_t<word>(slots[i].key)
                              .compare_exchange_strong(expected, traits::side_occupied,
                                                       cuda::std::memory_order_relaxed);
-        if (won) add_to_counter(*side_claims, 1);
+        if (won) add_to_counter(*side_claims, 1, aggregate_counters);
         return {i, won};
       }
     }
     std::uint64_t const mask = capacity - 1;
     bool reserved = false;  // holds one unit of the claim budget
     auto found = [&](std::uint64_t i) {
-      if (reserved) add_to_counter(*claims, -1);
+      if (reserved) add_to_counter(*claims, -1, aggregate_counters);
       return claim_result{i, false};
     };
     for (std::uint64_t i = hash(key) & mask;; i = (i + 1) & mask) {
@@ -167,8 +170,8 @@ struct table_view {
         // No read of the counter first: a load per claim would queue at the counter's cache line
         // as much as the read-modify-write does, which a GPU warp shares (fetch_add_one).
         if (claim_limit == 0) return {ref::npos, false};
-        if (fetch_add_one(*claims) >= claim_limit) {
-          add_to_counter(*claims, -1);
+        if (fetch_add_one(*claims, aggregate_counters) >= claim_limit) {
+          add_to_counter(*claims, -1, aggregate_counters);
           return {ref::npos, false};
         }
         reserved = true;

@@ -24,44 +24,55 @@ using atomic_ref_t = cuda::atomic_ref<U, cuda::thread_scope_device>;
 
 /**
  * @brief Adds 1 to `counter` for the calling thread and returns the value before its unit, as
- * if the threads that call together had added one after another in lane order.
+ * if the threads that call together had added one after another in lane order. Threads that call
+ * together must pass the same counter, unless `aggregate` is false: then each adds on its own
+ * (for users' code, which may reach one call site with the counters of several maps).
  */
-BULKMAP_HOST_DEVICE inline unsigned long long fetch_add_one(unsigned long long& counter) {
+BULKMAP_HOST_DEVICE inline unsigned long long fetch_add_one(unsigned long long& counter,
+                                                            bool aggregate = true) {
 #if defined(__CUDA_ARCH__)
-  namespace cg = cooperative_groups;
-  cg::coalesced_group const active = cg::coalesced_threads();
-  unsigned long long first = 0;
-  if (active.thread_rank() == 0) {
-    first = atomic_ref_t<unsigned long long>(counter).fetch_add(active.size(),
-                                                                cuda::std::memory_order_relaxed);
+  if (aggregate) {
+    namespace cg = cooperative_groups;
+    cg::coalesced_group const active = cg::coalesced_threads();
+    unsigned long long first = 0;
+    if (active.thread_rank() == 0) {
+      first = atomic_ref_t<unsigned long long>(counter).fetch_add(active.size(),
+                                                                  cuda::std::memory_order_relaxed);
+    }
+    return active.shfl(first, 0) + active.thread_rank();
   }
-  return active.shfl(first, 0) + active.thread_rank();
 #else
-  return atomic_ref_t<unsigned long long>(counter).fetch_add(1, cuda::std::memory_order_relaxed);
+  (void)aggregate;  // host threads add one at a time
 #endif
+  return atomic_ref_t<unsigned long long>(counter).fetch_add(1, cuda::std::memory_order_relaxed);
 }
 
 /**
  * @brief Adds `delta` to `counter` for the calling thread. Threads that call together must pass
  * the same counter and delta (every call site passes a constant delta); on a GPU the first of
- * them adds `delta` times their number.
+ * them adds `delta` times their number. With `aggregate` false, each thread adds on its own.
  *
  * Not through `cooperative_groups::reduce`: on an H100 (CUDA 13.0), summing the deltas with it
  * after a divergent compare-and-swap lost an increment about once per ten runs of the erase tests.
  */
-BULKMAP_HOST_DEVICE inline void add_to_counter(unsigned long long& counter, long long delta) {
+BULKMAP_HOST_DEVICE inline void add_to_counter(unsigned long long& counter, long long delta,
+                                               bool aggregate = true) {
 #if defined(__CUDA_ARCH__)
-  namespace cg = cooperative_groups;
-  cg::coalesced_group const active = cg::coalesced_threads();
-  if (active.thread_rank() == 0) {
-    atomic_ref_t<unsigned long long>(counter).fetch_add(
-        static_cast<unsigned long long>(delta * static_cast<long long>(active.size())),
-        cuda::std::memory_order_relaxed);
+  if (aggregate) {
+    namespace cg = cooperative_groups;
+    cg::coalesced_group const active = cg::coalesced_threads();
+    if (active.thread_rank() == 0) {
+      atomic_ref_t<unsigned long long>(counter).fetch_add(
+          static_cast<unsigned long long>(delta * static_cast<long long>(active.size())),
+          cuda::std::memory_order_relaxed);
+    }
+    return;
   }
 #else
+  (void)aggregate;  // host threads add one at a time
+#endif
   atomic_ref_t<unsigned long long>(counter).fetch_add(static_cast<unsigned long long>(delta),
                                                       cuda::std::memory_order_relaxed);
-#endif
 }
 
 #if defined(__CUDA_ARCH__)

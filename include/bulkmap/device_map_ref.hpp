@@ -1,0 +1,227 @@
+/**
+ * @file device_map_ref.hpp
+ * @brief `bulkmap::device_map_ref`: one key at a time, from inside users' own functors and kernels.
+ *
+ * Example: count the k-mers of a sequence inside a functor run by `thrust::for_each` (the full
+ * program is examples/packed_kmers.cpp).
+ * @code
+ * struct count_kmer {
+ *   bulkmap::device_map_ref<std::uint64_t, std::uint32_t> counts;
+ *   std::uint64_t const* codes;
+ *   int* full;
+ *   BULKMAP_HOST_DEVICE void operator()(std::size_t i) const {
+ *     // Rust: *counts.entry(code).or_insert(0) += 1
+ *     auto value = counts.entry(codes[i]).or_insert(0);
+ *     if (value) value.atomic().fetch_add(1);
+ *     else *full = 1;  // no room: the host reserves and runs the failed inputs again
+ *   }
+ * };
+ * thrust::for_each_n(thrust::device, thrust::counting_iterator<std::size_t>(0), n,
+ *                    count_kmer{map.ref(), codes, full});
+ * @endcode
+ */
+#pragma once
+
+#include <bulkmap/config.hpp>
+#include <bulkmap/detail/table.hpp>
+#include <bulkmap/hash.hpp>
+#include <bulkmap/kernels/accumulate.hpp>
+#include <bulkmap/kernels/erase.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace bulkmap {
+
+/**
+ * @brief What one `device_map_ref` operation did.
+ * Rust counterpart: the `Option`s and `Entry` variants its single-key methods return.
+ */
+enum class status : std::uint8_t {
+  inserted,   ///< the key was absent; it is now present with the given value
+  updated,    ///< the key was present; its value changed (insert_or_assign, insert_or_accumulate)
+  found,      ///< the key was present (insert and entry left it as it was; erase removed it)
+  not_found,  ///< the key was absent; nothing changed (erase)
+  full,       ///< the key was absent and the ref has no room left: nothing changed
+};
+
+}  // namespace bulkmap
+
+BULKMAP_NAMESPACE_BEGIN
+
+/**
+ * @brief The value slot an `entry(k).or_insert(v)` landed on, or nothing when the table was full.
+ * Rust counterpart: the `&mut V` that `or_insert` returns, made atomic for parallel callers.
+ */
+template <class T>
+class value_ref {
+ public:
+  BULKMAP_HOST_DEVICE value_ref(bulkmap::status s, T* value) : status_(s), value_(value) {}
+
+  /// `inserted`, `found`, or `full` (then there is no value).
+  BULKMAP_HOST_DEVICE bulkmap::status status() const { return status_; }
+  /// False when the table was full.
+  BULKMAP_HOST_DEVICE explicit operator bool() const { return value_ != nullptr; }
+  /// The value, or nullptr when the table was full. Plain accesses race with other threads'.
+  BULKMAP_HOST_DEVICE T* get() const { return value_; }
+  /// The value as an atomic (device scope): `fetch_add`, `fetch_max`, `compare_exchange_*`, ...
+  /// Requires `*this` to be true.
+  BULKMAP_HOST_DEVICE detail::atomic_ref_t<T> atomic() const {
+    return detail::atomic_ref_t<T>(*value_);
+  }
+
+ private:
+  bulkmap::status status_;
+  T* value_;
+};
+
+/**
+ * @brief A trivially copyable handle to a `device_map` for users' own per-element code: a functor
+ * run by `thrust::for_each` (both backends) or a CUDA kernel, which calls it one key per thread.
+ *
+ * Rust counterpart: `&mut HashMap` shared by many threads, each calling `entry`, `insert`, `get`,
+ * `remove` one key at a time.
+ *
+ * - **Getting one.** `map.ref()`. Pass it by value. Every operation is O(1) expected (one probe
+ *   sequence) and callable on host and device; none blocks.
+ * - **It never grows the table.** It may claim the slots the map had free below its load limit
+ *   when `ref()` was called. Past that, an operation on an absent key returns `status::full` and
+ *   changes nothing. The documented way on: record which inputs came back `full` (a flag or a
+ *   list), then on the host `map.reserve(n)`, take a new `map.ref()` and run those inputs again.
+ * - **Lifetime.** Like a C++ iterator: valid until the next non-const call on the map (insert,
+ *   erase, reserve, clear, ...), which may move the table. Const calls (`size()`, `find`,
+ *   `to_host`, ...) see the ref's work once the code that used it has finished (on cuda: a
+ *   kernel on the default stream, or synchronized), and keep it valid.
+ * - **Concurrency.** Operations on different keys never interfere. On the same key from several
+ *   threads at once: `insert_or_accumulate` folds every value exactly once, and so do atomic
+ *   updates through `entry(k).or_insert(T{})` (a new slot's value is `T{}` from the start, so
+ *   the counting idiom `entry(k).or_insert(0).atomic().fetch_add(1)` is exact). A non-zero first
+ *   value is stored just after the key is claimed: until then, other threads that find the key
+ *   see `T{}`, and an update they make in that window may be overwritten. `insert` and
+ *   `insert_or_assign` of one key store in an unspecified order, so one of them wins.
+ *
+ * @tparam Key, T, Hash as for `device_map`
+ */
+template <class Key, class T, class Hash = bulkmap::hash<Key>>
+class device_map_ref {
+ public:
+  using key_type = Key;
+  using mapped_type = T;
+  using view_type = detail::table_view<Key, T, Hash>;
+
+  /// Made by `device_map::ref()`.
+  BULKMAP_HOST_DEVICE device_map_ref(view_type table, unsigned long long* removed)
+      : table_(table), removed_(removed) {}
+
+  /**
+   * @brief Inserts `(key, value)` if `key` is absent; a present key keeps its value.
+   * Rust: `m.entry(key).or_insert(value)`.
+   * @return `inserted`, `found`, or `full`
+   */
+  BULKMAP_HOST_DEVICE bulkmap::status insert(Key const& key, T const& value) const {
+    return entry(key).or_insert(value).status();
+  }
+
+  /**
+   * @brief Sets `key`'s value to `value`, inserting the key if absent.
+   * Rust: `m.insert(key, value)`.
+   * @return `inserted`, `updated`, or `full`
+   */
+  BULKMAP_HOST_DEVICE bulkmap::status insert_or_assign(Key const& key, T const& value) const {
+    detail::claim_result const r = table_.find_or_claim(key);
+    if (r.index == detail::ref::npos) return bulkmap::status::full;
+    store(r.index, value);
+    return r.claimed ? bulkmap::status::inserted : bulkmap::status::updated;
+  }
+
+  /**
+   * @brief Folds `value` into `key`'s value with `op`; an absent key starts at `value`.
+   * Rust: `m.entry(key).and_modify(|x| *x = op(*x, value)).or_insert(value)`.
+   * One atomic read-modify-write after the probe.
+   * @tparam Op `thrust::plus<T>`, or `thrust::bit_or<T>` for integral T: operators whose identity
+   * is zero, the value of a new slot, so a thread that finds the key just claimed by another can
+   * fold into it at once. (Other operators would need the claiming thread's first value to be in
+   * place first; the bulk `insert_or_accumulate` takes any operator.)
+   * @return `inserted`, `updated`, or `full`
+   */
+  template <class Op>
+  BULKMAP_HOST_DEVICE bulkmap::status insert_or_accumulate(Key const& key, T const& value,
+                                                           Op op) const {
+    static_assert(detail::has_zero_identity_v<Op, T>,
+                  "device_map_ref::insert_or_accumulate takes thrust::plus<T> or, for integral T, "
+                  "thrust::bit_or<T>; use device_map::insert_or_accumulate for other operators");
+    detail::claim_result const r = table_.find_or_claim(key);
+    if (r.index == detail::ref::npos) return bulkmap::status::full;
+    detail::atomic_fold(table_.slots[r.index].value, value, op);
+    return r.claimed ? bulkmap::status::inserted : bulkmap::status::updated;
+  }
+
+  /// The value of `key`, or nullptr when absent. Rust: `m.get(&key)` / `get_mut`.
+  BULKMAP_HOST_DEVICE T* find(Key const& key) const {
+    std::uint64_t const s = table_.find(key);
+    return s == detail::ref::npos ? nullptr : &table_.slots[s].value;
+  }
+
+  /// Whether `key` is present. Rust: `m.contains_key(&key)`.
+  BULKMAP_HOST_DEVICE bool contains(Key const& key) const {
+    return table_.find(key) != detail::ref::npos;
+  }
+
+  /**
+   * @brief Removes `key`, leaving a tombstone. Rust: `m.remove(&key)`.
+   * @return `found` (removed by this call) or `not_found` (absent, or removed by another thread)
+   */
+  BULKMAP_HOST_DEVICE bulkmap::status erase(Key const& key) const {
+    std::uint64_t const s = table_.find(key);
+    if (s == detail::ref::npos || !detail::free_slot(table_, s)) return bulkmap::status::not_found;
+    detail::add_to_counter(*removed_, 1, table_.aggregate_counters);
+    return bulkmap::status::found;
+  }
+
+  /// `key`'s entry; see `entry_type::or_insert`. Rust: `m.entry(key)`.
+  class entry_type {
+   public:
+    BULKMAP_HOST_DEVICE entry_type(device_map_ref const& map, Key const& key)
+        : map_(map), key_(key) {}
+
+    /**
+     * @brief The key's value, inserting `value` first if the key is absent.
+     * Rust: `m.entry(key).or_insert(value)`, here returning an atomic reference.
+     * @return a `value_ref` with status `inserted` or `found`, or an empty one (`full`)
+     */
+    BULKMAP_HOST_DEVICE value_ref<T> or_insert(T const& value) const {
+      detail::claim_result const r = map_.table_.find_or_claim(key_);
+      if (r.index == detail::ref::npos) return {bulkmap::status::full, nullptr};
+      // A new slot's value is already zero: storing a zero again could overwrite what other
+      // threads that found the key meanwhile added to it.
+      if (r.claimed && !is_zero(value)) map_.store(r.index, value);
+      return {r.claimed ? bulkmap::status::inserted : bulkmap::status::found,
+              &map_.table_.slots[r.index].value};
+    }
+
+   private:
+    device_map_ref map_;
+    Key key_;
+  };
+
+  BULKMAP_HOST_DEVICE entry_type entry(Key const& key) const { return entry_type(*this, key); }
+
+ private:
+  /// Whether every bit of `value` is zero, as in `T{}` (a new slot's value).
+  BULKMAP_HOST_DEVICE static bool is_zero(T const& value) {
+    auto const* bytes = reinterpret_cast<unsigned char const*>(&value);
+    for (std::size_t i = 0; i < sizeof(T); ++i) {
+      if (bytes[i] != 0) return false;
+    }
+    return true;
+  }
+
+  BULKMAP_HOST_DEVICE void store(std::uint64_t s, T const& value) const {
+    detail::atomic_ref_t<T>(table_.slots[s].value).store(value, cuda::std::memory_order_relaxed);
+  }
+
+  view_type table_;
+  unsigned long long* removed_;
+};
+
+BULKMAP_NAMESPACE_END
