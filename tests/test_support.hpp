@@ -528,6 +528,16 @@ class reference_map {
     }
     return removed;
   }
+  /// The per-input "was new" flags an insertion of `keys` reports: the key is absent now and
+  /// this is its first occurrence in the batch (call before applying the batch).
+  std::vector<bool> new_flags(std::vector<Key> const& keys) const {
+    std::vector<bool> out(keys.size());
+    std::unordered_set<Key> seen;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      out[i] = map.count(keys[i]) == 0 && seen.insert(keys[i]).second;
+    }
+    return out;
+  }
   std::vector<T> find(std::vector<Key> const& keys, T missing) const {
     std::vector<T> out(keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {

@@ -175,6 +175,20 @@ class device_map {
   size_type insert(std::vector<Key> const& keys, std::vector<T> const& values);
 
   /**
+   * @brief `insert` that also writes, for each input, whether it inserted its key.
+   * Rust: `m.entry(k)` matched as `Vacant` (then `or_insert(v)`) for each pair. Input i is new
+   * when its key was absent before the call and i is the key's first occurrence in the batch.
+   * @param new_out device-accessible output range of length n, assignable from `bool`
+   * Shapes, complexity, errors and waiting as `insert`, with one more pass per chunk. On an
+   * exception the flags are unspecified.
+   */
+  template <class KeyIt, class ValueIt, class FlagIt>
+  size_type insert(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, FlagIt new_out);
+  /// Host overload of the flagged `insert`: sets `is_new` (resized to n).
+  size_type insert(std::vector<Key> const& keys, std::vector<T> const& values,
+                   std::vector<bool>& is_new);
+
+  /**
    * @brief Inserts each absent key with the value `make_value(key)`; present keys keep theirs.
    * Rust: `for k in keys { m.entry(k).or_insert_with_key(make_value); }`. `make_value` runs once
    * per key that is new (on the key's first occurrence in the batch), in parallel, and never for
@@ -220,6 +234,21 @@ class device_map {
   size_type insert_or_accumulate(std::vector<Key> const& keys, std::vector<T> const& values, Op op);
 
   /**
+   * @brief `insert_or_accumulate` that also writes, for each input, whether it inserted its key
+   * (as the flagged `insert` defines it). Rust: `m.entry(k)` matched as `Vacant` or `Occupied`.
+   * @param new_out device-accessible output range of length n, assignable from `bool`
+   * Shapes, complexity, errors and waiting as `insert_or_accumulate`, with up to three more
+   * passes per chunk. On an exception the flags are unspecified.
+   */
+  template <class KeyIt, class ValueIt, class Op, class FlagIt>
+  size_type insert_or_accumulate(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, Op op,
+                                 FlagIt new_out);
+  /// Host overload of the flagged `insert_or_accumulate`: sets `is_new` (resized to n).
+  template <class Op>
+  size_type insert_or_accumulate(std::vector<Key> const& keys, std::vector<T> const& values, Op op,
+                                 std::vector<bool>& is_new);
+
+  /**
    * @brief Adds 1 to each key's count, starting absent keys at 0.
    * Rust: `*m.entry(k).or_insert(0) += 1` for each key. The bulk-counting fast path: one probe and
    * one atomic add per key. Shapes (keys only), complexity, errors and waiting as `insert`.
@@ -246,6 +275,19 @@ class device_map {
   std::vector<T> find(std::vector<Key> const& keys, T missing_value) const;
 
   /**
+   * @brief `find` that also writes, for each key, whether it was found.
+   * Rust: `m.get(&k)` for each key, the `Option` split into a value and a flag.
+   * @param found_out device-accessible output range of length n, assignable from `bool`
+   * O(n) expected; never grows. Waits for completion.
+   */
+  template <class KeyIt, class OutIt, class FlagIt>
+  void find(KeyIt keys_first, KeyIt keys_last, OutIt values_out, T missing_value,
+            FlagIt found_out) const;
+  /// Host overload of the flagged `find`: returns the values and sets `found` (resized to n).
+  std::vector<T> find(std::vector<Key> const& keys, T missing_value,
+                      std::vector<bool>& found) const;
+
+  /**
    * @brief Writes for each key whether it is present. Rust: `contains_key`. O(n) expected.
    * @param flags_out device-accessible output range of length n, assignable from `bool`
    * Waits for completion.
@@ -266,6 +308,20 @@ class device_map {
   size_type erase(KeyIt keys_first, KeyIt keys_last);
   /// Host overload of `erase`.
   size_type erase(std::vector<Key> const& keys);
+
+  /**
+   * @brief `erase` that also writes each removed value.
+   * Rust: `for k in keys { out.push(m.remove(&k).unwrap_or(missing_value)); }`: a key repeated in
+   * the batch gives its value to its first occurrence, and the others get `missing_value`, as
+   * in the sequential loop; absent keys get `missing_value` too.
+   * @param values_out device-accessible output range of length n
+   * @return number of keys removed. O(n) expected, in four passes. Temporary memory: 8 bytes
+   * per input. Waits for completion.
+   */
+  template <class KeyIt, class OutIt>
+  size_type erase(KeyIt keys_first, KeyIt keys_last, OutIt values_out, T missing_value);
+  /// Host overload of the value-returning `erase`: sets `values` (resized to n).
+  size_type erase(std::vector<Key> const& keys, std::vector<T>& values, T missing_value);
 
   // ---------------------------------------------------------------------------------------------
   // One key at a time, in users' own code
@@ -408,10 +464,16 @@ class device_map {
   /// The rest of `rule`: last_wins writes every key's last value; fold folds every non-writer.
   template <class ValueIt, class Op>
   void write_other_values(ValueIt values, size_type n, std::uint64_t* refs, order_rule rule, Op op);
-  /// Applies a batch of any length; see the out_of_memory guarantee of `insert`.
-  template <class KeyIt, class ValueIt, class Op>
+  /// After a chunk's locate pass (absent inputs marked): writes the first values when
+  /// `first_values`, and the "was new" flags unless `new_out` is a discard iterator.
+  template <class ValueIt, class FlagIt>
+  void write_first_values_and_flags(ValueIt values, size_type n, std::uint64_t* refs,
+                                    bool first_values, FlagIt new_out);
+  /// Applies a batch of any length; see the out_of_memory guarantee of `insert`. `new_out`:
+  /// the "was new" flags, or a discard iterator.
+  template <class KeyIt, class ValueIt, class Op, class FlagIt>
   size_type apply_in_chunks(KeyIt keys_first, KeyIt keys_last, ValueIt values_first,
-                            order_rule rule, Op op);
+                            order_rule rule, Op op, FlagIt new_out);
   template <class U, class Column>
   thrust::device_vector<U> collect(char const* what, Column column) const;
 

@@ -26,6 +26,7 @@
 #include <thrust/count.h>
 #include <thrust/fill.h>
 #include <thrust/iterator/constant_iterator.h>
+#include <thrust/iterator/discard_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
 #include <thrust/logical.h>
 #include <thrust/sort.h>
@@ -66,6 +67,12 @@ inline bool concentrated(std::uint64_t const* refs, std::size_t n) {
   }));
   return repeats * 64 >= n;
 }
+
+/// Whether an output iterator is Thrust's discard iterator: the per-input output was not asked for.
+template <class It>
+inline constexpr bool is_discard_v = false;
+template <class System>
+inline constexpr bool is_discard_v<thrust::discard_iterator<System>> = true;
 
 /// Smallest table.
 inline constexpr std::size_t min_capacity = 16;
@@ -359,10 +366,28 @@ void device_map<Key, T, Hash, KeyEqual>::write_other_values(ValueIt values, size
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
-template <class KeyIt, class ValueIt, class Op>
+template <class ValueIt, class FlagIt>
+void device_map<Key, T, Hash, KeyEqual>::write_first_values_and_flags(ValueIt values, size_type n,
+                                                                      std::uint64_t* refs,
+                                                                      bool first_values,
+                                                                      FlagIt new_out) {
+  if (first_values) write_first_values(values, n, refs);
+  if constexpr (!detail::is_discard_v<FlagIt>) {
+    view_type const v = view();
+    if (!first_values) {  // elect the first occurrences only for the flags, then undo it
+      detail::launch("tag", n, detail::tag_fn<view_type>{v, refs, false, true});
+      detail::launch("elect", n, detail::elect_fn<view_type>{v, refs, false, true});
+    }
+    detail::launch("flag new keys", n,
+                   detail::flag_new_fn<view_type, FlagIt>{v, refs, new_out, !first_values});
+  }
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt, class ValueIt, class Op, class FlagIt>
 auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt keys_last,
                                                          ValueIt values_first, order_rule rule,
-                                                         Op op) -> size_type {
+                                                         Op op, FlagIt new_out) -> size_type {
   end_refs();
   auto const n = detail::checked_length(keys_first, keys_last);
   if (n == 0) return 0;
@@ -371,12 +396,14 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
   // accumulation with an operator whose identity is not zero (the other inputs fold into it).
   bool const first_values = rule == order_rule::first_wins ||
                             (rule == order_rule::fold && !detail::has_zero_identity_v<Op, T>);
+  // Inputs are marked absent at their chunk's start for first values and for the "was new" flags.
+  bool const mark_absent = first_values || !detail::is_discard_v<FlagIt>;
   auto ref_buffer = detail::allocate<std::uint64_t>("insert", std::min(n, detail::chunk_size));
   std::uint64_t* const refs = thrust::raw_pointer_cast(ref_buffer.data());
 
   if (n <= detail::chunk_size) {  // one chunk: a failed growth undoes its own claims
-    locate_chunk(keys_first, n, refs, first_values);
-    if (first_values) write_first_values(values_first, n, refs);
+    locate_chunk(keys_first, n, refs, mark_absent);
+    write_first_values_and_flags(values_first, n, refs, first_values, new_out);
     write_other_values(values_first, n, refs, rule, op);
     return size_ - before;
   }
@@ -416,9 +443,11 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
       size_type offset = 0;
       try {
         for (; offset < n; offset += detail::chunk_size) {
-          claim_and_log(offset, false);
-          write_other_values(values_first + static_cast<std::ptrdiff_t>(offset),
-                             chunk_length(offset), refs, rule, op);
+          auto const d = static_cast<std::ptrdiff_t>(offset);
+          claim_and_log(offset, mark_absent);
+          write_first_values_and_flags(values_first + d, chunk_length(offset), refs, false,
+                                       new_out + d);
+          write_other_values(values_first + d, chunk_length(offset), refs, rule, op);
         }
       } catch (out_of_memory const&) {
         for (size_type back = 0; back < offset; back += detail::chunk_size) {
@@ -447,10 +476,10 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
   try {
     if (keep_writers) writers = detail::allocate<std::uint32_t>("insert", (n + 31) / 32);
     for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
-      claim_and_log(offset, first_values);
-      if (!first_values) continue;
+      claim_and_log(offset, mark_absent);
       size_type const m = chunk_length(offset);
-      write_first_values(values_first + static_cast<std::ptrdiff_t>(offset), m, refs);
+      auto const d = static_cast<std::ptrdiff_t>(offset);
+      write_first_values_and_flags(values_first + d, m, refs, first_values, new_out + d);
       if (keep_writers) {
         detail::launch(
             "insert", m,
@@ -481,7 +510,7 @@ template <class KeyIt, class ValueIt>
 auto device_map<Key, T, Hash, KeyEqual>::insert(KeyIt keys_first, KeyIt keys_last,
                                                 ValueIt values_first) -> size_type {
   return apply_in_chunks(keys_first, keys_last, values_first, order_rule::first_wins,
-                         thrust::plus<T>{});
+                         thrust::plus<T>{}, thrust::make_discard_iterator());
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
@@ -491,6 +520,29 @@ auto device_map<Key, T, Hash, KeyEqual>::insert(std::vector<Key> const& keys,
   detail::host_input<Key> const k("insert", keys);
   detail::host_input<T> const v("insert", values);
   return insert(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), v.begin());
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt, class ValueIt, class FlagIt>
+auto device_map<Key, T, Hash, KeyEqual>::insert(KeyIt keys_first, KeyIt keys_last,
+                                                ValueIt values_first, FlagIt new_out) -> size_type {
+  return apply_in_chunks(keys_first, keys_last, values_first, order_rule::first_wins,
+                         thrust::plus<T>{}, new_out);
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+auto device_map<Key, T, Hash, KeyEqual>::insert(std::vector<Key> const& keys,
+                                                std::vector<T> const& values,
+                                                std::vector<bool>& is_new) -> size_type {
+  BULKMAP_EXPECTS(keys.size() == values.size(), "insert: keys and values differ in length");
+  detail::host_input<Key> const k("insert", keys);
+  detail::host_input<T> const v("insert", values);
+  detail::host_output<std::uint8_t> flags("insert", keys.size());
+  size_type const fresh = insert(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()),
+                                 v.begin(), flags.begin());
+  std::vector<std::uint8_t> const f = flags.take();
+  is_new.assign(f.begin(), f.end());
+  return fresh;
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
@@ -515,7 +567,7 @@ template <class KeyIt, class ValueIt>
 auto device_map<Key, T, Hash, KeyEqual>::insert_or_assign(KeyIt keys_first, KeyIt keys_last,
                                                           ValueIt values_first) -> size_type {
   return apply_in_chunks(keys_first, keys_last, values_first, order_rule::last_wins,
-                         thrust::plus<T>{});
+                         thrust::plus<T>{}, thrust::make_discard_iterator());
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
@@ -535,7 +587,8 @@ template <class KeyIt, class ValueIt, class Op>
 auto device_map<Key, T, Hash, KeyEqual>::insert_or_accumulate(KeyIt keys_first, KeyIt keys_last,
                                                               ValueIt values_first, Op op)
     -> size_type {
-  return apply_in_chunks(keys_first, keys_last, values_first, order_rule::fold, op);
+  return apply_in_chunks(keys_first, keys_last, values_first, order_rule::fold, op,
+                         thrust::make_discard_iterator());
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
@@ -552,10 +605,37 @@ auto device_map<Key, T, Hash, KeyEqual>::insert_or_accumulate(std::vector<Key> c
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt, class ValueIt, class Op, class FlagIt>
+auto device_map<Key, T, Hash, KeyEqual>::insert_or_accumulate(KeyIt keys_first, KeyIt keys_last,
+                                                              ValueIt values_first, Op op,
+                                                              FlagIt new_out) -> size_type {
+  return apply_in_chunks(keys_first, keys_last, values_first, order_rule::fold, op, new_out);
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class Op>
+auto device_map<Key, T, Hash, KeyEqual>::insert_or_accumulate(std::vector<Key> const& keys,
+                                                              std::vector<T> const& values, Op op,
+                                                              std::vector<bool>& is_new)
+    -> size_type {
+  BULKMAP_EXPECTS(keys.size() == values.size(),
+                  "insert_or_accumulate: keys and values differ in length");
+  detail::host_input<Key> const k("insert_or_accumulate", keys);
+  detail::host_input<T> const v("insert_or_accumulate", values);
+  detail::host_output<std::uint8_t> flags("insert_or_accumulate", keys.size());
+  size_type const fresh =
+      insert_or_accumulate(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()),
+                           v.begin(), op, flags.begin());
+  std::vector<std::uint8_t> const f = flags.take();
+  is_new.assign(f.begin(), f.end());
+  return fresh;
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
 template <class KeyIt>
 auto device_map<Key, T, Hash, KeyEqual>::count(KeyIt keys_first, KeyIt keys_last) -> size_type {
   return apply_in_chunks(keys_first, keys_last, thrust::constant_iterator<T>(T{1}),
-                         order_rule::fold, thrust::plus<T>{});
+                         order_rule::fold, thrust::plus<T>{}, thrust::make_discard_iterator());
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
@@ -570,10 +650,17 @@ template <class Key, class T, class Hash, class KeyEqual>
 template <class KeyIt, class OutIt>
 void device_map<Key, T, Hash, KeyEqual>::find(KeyIt keys_first, KeyIt keys_last, OutIt values_out,
                                               T missing_value) const {
+  find(keys_first, keys_last, values_out, missing_value, thrust::make_discard_iterator());
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt, class OutIt, class FlagIt>
+void device_map<Key, T, Hash, KeyEqual>::find(KeyIt keys_first, KeyIt keys_last, OutIt values_out,
+                                              T missing_value, FlagIt found_out) const {
   auto const n = detail::checked_length(keys_first, keys_last);
-  detail::launch(
-      "find", n,
-      detail::find_fn<view_type, KeyIt, OutIt>{view(), keys_first, values_out, missing_value});
+  detail::launch("find", n,
+                 detail::find_fn<view_type, KeyIt, OutIt, FlagIt>{view(), keys_first, values_out,
+                                                                  found_out, missing_value});
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
@@ -582,6 +669,20 @@ std::vector<T> device_map<Key, T, Hash, KeyEqual>::find(std::vector<Key> const& 
   detail::host_input<Key> const k("find", keys);
   detail::host_output<T> out("find", keys.size());
   find(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), out.begin(), missing_value);
+  return out.take();
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+std::vector<T> device_map<Key, T, Hash, KeyEqual>::find(std::vector<Key> const& keys,
+                                                        T missing_value,
+                                                        std::vector<bool>& found) const {
+  detail::host_input<Key> const k("find", keys);
+  detail::host_output<T> out("find", keys.size());
+  detail::host_output<std::uint8_t> flags("find", keys.size());
+  find(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), out.begin(), missing_value,
+       flags.begin());
+  std::vector<std::uint8_t> const f = flags.take();
+  found.assign(f.begin(), f.end());
   return out.take();
 }
 
@@ -622,6 +723,41 @@ template <class Key, class T, class Hash, class KeyEqual>
 auto device_map<Key, T, Hash, KeyEqual>::erase(std::vector<Key> const& keys) -> size_type {
   detail::host_input<Key> const k("erase", keys);
   return erase(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()));
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+template <class KeyIt, class OutIt>
+auto device_map<Key, T, Hash, KeyEqual>::erase(KeyIt keys_first, KeyIt keys_last, OutIt values_out,
+                                               T missing_value) -> size_type {
+  end_refs();
+  auto const n = detail::checked_length(keys_first, keys_last);
+  auto ref_buffer = detail::allocate<std::uint64_t>("erase", n);
+  std::uint64_t* const refs = thrust::raw_pointer_cast(ref_buffer.data());
+  view_type const v = view();
+  reset_counters();
+  auto* counters = thrust::raw_pointer_cast(counters_.data());
+  detail::launch("erase", n,
+                 detail::take_values_fn<view_type, KeyIt, OutIt>{v, keys_first, values_out,
+                                                                 missing_value, refs});
+  detail::launch("erase", n, detail::clear_tag_fn<view_type>{v, refs});
+  detail::launch("erase", n, detail::take_tag_fn<view_type>{v, refs});
+  detail::launch("erase", n,
+                 detail::take_elect_fn<view_type, OutIt>{v, refs, values_out, missing_value,
+                                                         counters + detail::removed});
+  auto const removed = static_cast<size_type>(read_counters()[detail::removed]);
+  size_ -= removed;
+  return removed;
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
+auto device_map<Key, T, Hash, KeyEqual>::erase(std::vector<Key> const& keys, std::vector<T>& values,
+                                               T missing_value) -> size_type {
+  detail::host_input<Key> const k("erase", keys);
+  detail::host_output<T> out("erase", keys.size());
+  size_type const removed = erase(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()),
+                                  out.begin(), missing_value);
+  values = out.take();
+  return removed;
 }
 
 // ---- whole-map operations --------------------------------------------------------------------

@@ -5,10 +5,18 @@
  * A repeated key is removed once: only one compare-and-swap from the key to the tombstone
  * succeeds. A freed side slot's value is reset to zero, the invariant of free slots; main slots
  * keep theirs, since tombstones are never reused.
+ *
+ * Erase that returns the removed values (Rust's `remove`, one `Option` per input) gives each
+ * value to the first occurrence of its key in the batch, as the sequential loop would, in four
+ * passes: `take_values_fn` reads every input's value and slot; `clear_tag_fn` zeroes the tag word
+ * of each slot to be freed; `tag_fn`-style first-wins tags elect one input per slot
+ * (`take_tag_fn`); `take_elect_fn` frees the slot for the winner and writes `missing` for the
+ * other occurrences.
  */
 #pragma once
 
 #include <bulkmap/detail/table.hpp>
+#include <bulkmap/kernels/insert.hpp>
 
 BULKMAP_NAMESPACE_BEGIN
 namespace detail {
@@ -31,7 +39,7 @@ BULKMAP_HOST_DEVICE bool free_slot(View const& table, std::uint64_t s) {
            .compare_exchange_strong(expected, traits::empty, cuda::std::memory_order_relaxed)) {
     return false;
   }
-  table.slots[s].value = T{};
+  atomic_ref_t<T>(table.slots[s].value).store(T{}, cuda::std::memory_order_relaxed);
   return true;
 }
 
@@ -45,6 +53,70 @@ struct erase_fn {
     std::uint64_t const s = table.find(keys[i]);
     if (s != ref::npos && free_slot(table, s)) {
       add_to_counter(*removed, 1);
+    }
+  }
+};
+
+/// Pass 1: each input's slot (or ref::npos) and the value there (or `missing`).
+template <class View, class KeyIt, class OutIt>
+struct take_values_fn {
+  View table;
+  KeyIt keys;
+  OutIt values_out;
+  typename View::value_type missing;
+  std::uint64_t* refs;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    std::uint64_t const s = table.find(keys[i]);
+    refs[i] = s;
+    values_out[i] = s == ref::npos ? missing : table.slots[s].value;
+  }
+};
+
+/// Pass 2: zero the tag word of each slot to be freed (its value has been read).
+template <class View>
+struct clear_tag_fn {
+  View table;
+  std::uint64_t const* refs;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    if (refs[i] == ref::npos) return;
+    atomic_ref_t<std::uint32_t>(tag_word(table.slots[refs[i]].value))
+        .store(0, cuda::std::memory_order_relaxed);
+  }
+};
+
+/// Pass 3: first-wins tags (see insert.hpp).
+template <class View>
+struct take_tag_fn {
+  View table;
+  std::uint64_t const* refs;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    if (refs[i] == ref::npos) return;
+    atomic_ref_t<std::uint32_t>(tag_word(table.slots[refs[i]].value))
+        .fetch_max(input_tag(i, true), cuda::std::memory_order_relaxed);
+  }
+};
+
+/// Pass 4: the first occurrence frees the slot and keeps its value; the others get `missing`.
+template <class View, class OutIt>
+struct take_elect_fn {
+  View table;
+  std::uint64_t const* refs;
+  OutIt values_out;
+  typename View::value_type missing;
+  unsigned long long* removed;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    std::uint64_t const s = refs[i];
+    if (s == ref::npos) return;
+    std::uint32_t const tag = atomic_ref_t<std::uint32_t>(tag_word(table.slots[s].value))
+                                  .load(cuda::std::memory_order_relaxed);
+    if (tag == input_tag(i, true) && free_slot(table, s)) {
+      add_to_counter(*removed, 1);
+    } else {
+      values_out[i] = missing;
     }
   }
 };

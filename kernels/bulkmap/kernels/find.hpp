@@ -1,6 +1,7 @@
 /**
  * @file find.hpp
- * @brief Lookups: `find` writes each key's value, `contains` whether the key is present.
+ * @brief Lookups: `find` writes each key's value (and optionally whether it was found),
+ * `contains` whether the key is present.
  */
 #pragma once
 
@@ -9,16 +10,20 @@
 BULKMAP_NAMESPACE_BEGIN
 namespace detail {
 
-template <class View, class KeyIt, class OutIt>
+/// Writes each key's value (or `missing_value`) and whether it was found (`found_out` may be a
+/// discard iterator).
+template <class View, class KeyIt, class OutIt, class FlagIt>
 struct find_fn {
   View table;
   KeyIt keys;
   OutIt values_out;
+  FlagIt found_out;
   typename View::value_type missing_value;
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     std::uint64_t const s = table.find(keys[i]);
     values_out[i] = s == ref::npos ? missing_value : table.slots[s].value;
+    found_out[i] = s != ref::npos;
   }
 };
 

@@ -101,6 +101,29 @@ struct write_fn {
 };
 
 /**
+ * The optional per-input "was new" output: whether input i is the first occurrence of a key that
+ * was absent at its chunk's start, that is, the first-wins writer (`ref::winner` after a
+ * first-wins election among the absent inputs). With `reset`, for callers that elected only for
+ * this output, it also undoes the election: clears the winner bit and zeroes the new slot's tag
+ * word, so the slot's value is zero again.
+ */
+template <class View, class FlagIt>
+struct flag_new_fn {
+  View table;
+  std::uint64_t* refs;
+  FlagIt flags;
+  bool reset;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    flags[i] = (refs[i] & ref::winner) != 0;
+    if (!reset || !(refs[i] & ref::absent)) return;
+    refs[i] &= ~ref::winner;
+    atomic_ref_t<std::uint32_t>(tag_word(table.slots[refs[i] & ref::index_mask].value))
+        .store(0, cuda::std::memory_order_relaxed);
+  }
+};
+
+/**
  * Records which inputs of a chunk wrote a first value, one bit per input in a bitmap over the
  * whole batch (`bits` points at the chunk's first word; chunks start at multiples of 32). A batch
  * of several chunks folds only after every chunk has claimed its keys, and the fold must skip
