@@ -88,6 +88,8 @@ class value_ref {
  *   when `ref()` was called. Past that, an operation on an absent key returns `status::full` and
  *   changes nothing. The documented way on: record which inputs came back `full` (a flag or a
  *   list), then on the host `map.reserve(n)`, take a new `map.ref()` and run those inputs again.
+ *   Near the limit a `full` can also be momentary: threads racing for one new key each hold a
+ *   unit of the room until one wins. The same loop covers it.
  * - **Lifetime.** Like a C++ iterator: valid until the next non-const call on the map (insert,
  *   erase, reserve, clear, ...), which may move the table. Const calls (`size()`, `find`,
  *   `to_host`, ...) see the ref's work once the code that used it has finished (on cuda: a
