@@ -126,6 +126,12 @@ class host_output {
   }
 #endif
 
+  /// The output read as flags (for the `std::vector<bool>` results of the host overloads).
+  std::vector<bool> take_flags() {
+    std::vector<T> const bytes = take();
+    return std::vector<bool>(bytes.begin(), bytes.end());
+  }
+
  private:
   std::vector<T> host_;
 #if defined(BULKMAP_BACKEND_CUDA)

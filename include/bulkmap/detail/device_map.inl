@@ -540,8 +540,7 @@ auto device_map<Key, T, Hash, KeyEqual>::insert(std::vector<Key> const& keys,
   detail::host_output<std::uint8_t> flags("insert", keys.size());
   size_type const fresh = insert(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()),
                                  v.begin(), flags.begin());
-  std::vector<std::uint8_t> const f = flags.take();
-  is_new.assign(f.begin(), f.end());
+  is_new = flags.take_flags();
   return fresh;
 }
 
@@ -626,8 +625,7 @@ auto device_map<Key, T, Hash, KeyEqual>::insert_or_accumulate(std::vector<Key> c
   size_type const fresh =
       insert_or_accumulate(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()),
                            v.begin(), op, flags.begin());
-  std::vector<std::uint8_t> const f = flags.take();
-  is_new.assign(f.begin(), f.end());
+  is_new = flags.take_flags();
   return fresh;
 }
 
@@ -681,8 +679,7 @@ std::vector<T> device_map<Key, T, Hash, KeyEqual>::find(std::vector<Key> const& 
   detail::host_output<std::uint8_t> flags("find", keys.size());
   find(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), out.begin(), missing_value,
        flags.begin());
-  std::vector<std::uint8_t> const f = flags.take();
-  found.assign(f.begin(), f.end());
+  found = flags.take_flags();
   return out.take();
 }
 
@@ -700,8 +697,7 @@ std::vector<bool> device_map<Key, T, Hash, KeyEqual>::contains(std::vector<Key> 
   detail::host_input<Key> const k("contains", keys);
   detail::host_output<std::uint8_t> out("contains", keys.size());
   contains(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), out.begin());
-  std::vector<std::uint8_t> const flags = out.take();
-  return std::vector<bool>(flags.begin(), flags.end());
+  return out.take_flags();
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
