@@ -282,7 +282,9 @@ auto device_map<Key, T, Hash, KeyEqual>::locate_chunk(KeyIt keys, size_type n, s
   bool failed_only = false;
   for (;;) {
     reset_counters();
-    view_type const v = view();
+    view_type v = view();
+    // Room for every input: claims need not hold the budget, and none can fail.
+    v.budgeted = v.claim_limit < n;
     auto* counters = thrust::raw_pointer_cast(counters_.data());
     detail::launch("locate", n,
                    detail::claim_fn<view_type, KeyIt>{v, keys, refs, counters + detail::any_failed,

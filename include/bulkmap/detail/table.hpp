@@ -99,6 +99,10 @@ struct table_view {
   /// Whether counter updates are warp-aggregated: true in bulkmap's kernels, false in a
   /// device_map_ref (users' code may reach one call site with the refs of several maps).
   bool aggregate_counters = true;
+  /// Whether claims hold the budget (see find_or_claim). A caller that knows every one of its
+  /// inputs fits below `claim_limit` turns it off: claims then only count, after their
+  /// compare-and-swap, with no round trip to the shared counter before it.
+  bool budgeted = true;
 
   BULKMAP_HOST_DEVICE std::uint64_t side_index(word w) const noexcept {
     return capacity + (w == traits::empty ? 0 : 1);
@@ -142,6 +146,7 @@ struct table_view {
    * thread claimed the slot for the same key first. The new slot's value is zero (invariant).
    * A failure can be transient: threads racing for the same new key hold a unit each until one
    * wins, and may spend the whole budget for a moment. The caller retries while budget is left.
+   * Unbudgeted (`budgeted` false), a claim never fails and counts itself once it has won.
    */
   BULKMAP_HOST_DEVICE claim_result find_or_claim(Key key) const noexcept {
     word const w = traits::encode(key);
@@ -166,7 +171,7 @@ struct table_view {
       word s = load_key(slots[i]);
       if (s == w) return found(i);
       if (s != traits::empty) continue;
-      if (!reserved) {
+      if (budgeted && !reserved) {
         // No read of the counter first: a load per claim would queue at the counter's cache line
         // as much as the read-modify-write does, which a GPU warp shares (fetch_add_one).
         if (claim_limit == 0) return {ref::npos, false};
@@ -178,6 +183,7 @@ struct table_view {
       }
       if (atomic_ref_t<word>(slots[i].key)
               .compare_exchange_strong(s, w, cuda::std::memory_order_relaxed)) {
+        if (!budgeted) add_to_counter(*claims, 1, aggregate_counters);
         return {i, true};
       }
       if (s == w) return found(i);  // another thread claimed this slot for the same key
