@@ -118,6 +118,10 @@ class device_map {
   }
   /// Fraction of slots (keys and tombstones) the map fills before it grows. O(1).
   [[nodiscard]] double max_load_factor() const noexcept { return max_load_factor_; }
+  /// A copy of the map's hash function. Rust: `hasher()` (`hasher` names the type here). O(1).
+  [[nodiscard]] hasher hash_function() const { return hash_; }
+  /// A copy of the map's key equality. No Rust counterpart (C++ `unordered_map::key_eq`). O(1).
+  [[nodiscard]] key_equal key_eq() const { return equal_; }
 
   /**
    * @brief Makes room for at least `additional` more keys without growing.
@@ -144,6 +148,15 @@ class device_map {
    * Waits for completion.
    */
   void shrink_to_fit();
+
+  /**
+   * @brief Shrinks the table as far as it holds `max(size(), min_keys)` keys, dropping tombstones;
+   * never grows it. Rust: `shrink_to(min_capacity)`. O(capacity) when it rehashes, O(1) otherwise.
+   * @param min_keys keys the map must still hold without growing
+   * @throw bulkmap::out_of_memory if the new table cannot be allocated; the map is unchanged.
+   * Waits for completion.
+   */
+  void shrink_to(size_type min_keys);
 
   /**
    * @brief Removes every key; keeps the capacity. Rust: `clear`. O(capacity). Waits for completion.

@@ -256,6 +256,14 @@ void device_map<Key, T, Hash, KeyEqual>::shrink_to_fit() {
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
+void device_map<Key, T, Hash, KeyEqual>::shrink_to(size_type min_keys) {
+  end_refs();
+  if (min_keys >= detail::load_limit(capacity_, max_load_factor_)) return;  // no smaller table
+  size_type const fit = detail::capacity_for(std::max(size_, min_keys), max_load_factor_);
+  if (fit < capacity_) rehash(fit);
+}
+
+template <class Key, class T, class Hash, class KeyEqual>
 void device_map<Key, T, Hash, KeyEqual>::clear() {
   end_refs();
   detail::translate_errors("clear", [&] {
