@@ -9,7 +9,11 @@
 BULKMAP_NAMESPACE_BEGIN
 namespace detail {
 
-/// Reinserts live main slot `s` of `from` into `to`; side slots are copied by the host.
+/**
+ * Reinserts live main slot `s` of `from` into `to`, or copies side slot `s` (s >= from.capacity)
+ * to the same side slot of `to`. Copies go field by field: a whole-slot copy would also read the
+ * padding between key and value, which nothing writes.
+ */
 template <class View>
 struct rehash_fn {
   View from;
@@ -18,6 +22,12 @@ struct rehash_fn {
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t s) const {
     using traits = typename View::traits;
     using word = typename traits::word;
+    if (s >= from.capacity) {
+      auto& side = to.slots[to.capacity + (s - from.capacity)];
+      side.key = from.slots[s].key;
+      side.value = from.slots[s].value;
+      return;
+    }
     word const w = from.slots[s].key;
     if (traits::is_sentinel(w)) return;
     std::uint64_t const mask = to.capacity - 1;
