@@ -429,6 +429,7 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
     size_type const claimed = locate_chunk(keys, m, refs, mark_absent);
     try {
       detail::translate_errors("insert", [&] {
+        if (claimed == 0) return;  // (an empty output has no storage to point into)
         claimed_keys.resize(logged + claimed);
         thrust::copy_if(thrust::device, keys, keys + static_cast<std::ptrdiff_t>(m), refs,
                         claimed_keys.begin() + static_cast<std::ptrdiff_t>(logged),
@@ -794,15 +795,17 @@ pairs<Key, T> device_map<Key, T, Hash, KeyEqual>::extract_if(Pred pred) {
       "extract_if", [&] { return thrust::count(flags.begin(), flags.end(), std::uint8_t{1}); }));
   pairs<Key, T> out{detail::allocate<Key>("extract_if", selected),
                     detail::allocate<T>("extract_if", selected)};
-  detail::translate_errors("extract_if", [&] {
-    auto const column = [&](auto at, auto& into) {
-      thrust::copy_if(thrust::device, thrust::make_transform_iterator(slot_first, at),
-                      thrust::make_transform_iterator(slot_last, at), flags.begin(), into.begin(),
-                      detail::is_set_fn{});
-    };
-    column(detail::key_at_fn<view_type>{view()}, out.keys);
-    column(detail::value_at_fn<view_type>{view()}, out.values);
-  });
+  if (selected > 0) {  // (an empty output has no storage to point into)
+    detail::translate_errors("extract_if", [&] {
+      auto const column = [&](auto at, auto& into) {
+        thrust::copy_if(thrust::device, thrust::make_transform_iterator(slot_first, at),
+                        thrust::make_transform_iterator(slot_last, at), flags.begin(), into.begin(),
+                        detail::is_set_fn{});
+      };
+      column(detail::key_at_fn<view_type>{view()}, out.keys);
+      column(detail::value_at_fn<view_type>{view()}, out.values);
+    });
+  }
   reset_counters();
   auto* counters = thrust::raw_pointer_cast(counters_.data());
   detail::launch("extract_if", slots,
@@ -846,6 +849,9 @@ thrust::device_vector<U> device_map<Key, T, Hash, KeyEqual>::collect(char const*
                 " keys; please report this");
   }
   auto out = detail::allocate<U>(what, size_);
+  // Nothing to copy into an empty output: Thrust's OpenMP copy_if would still form references
+  // into its null storage, which UBSan reports.
+  if (size_ == 0) return out;
   detail::translate_errors(what, [&] {
     thrust::copy_if(thrust::device, thrust::make_transform_iterator(slot_first, column),
                     thrust::make_transform_iterator(slot_last, column), slot_first, out.begin(),
