@@ -150,8 +150,9 @@ class device_map {
   void shrink_to_fit();
 
   /**
-   * @brief Shrinks the table as far as it holds `max(size(), min_keys)` keys, dropping tombstones;
-   * never grows it. Rust: `shrink_to(min_capacity)`. O(capacity) when it rehashes, O(1) otherwise.
+   * @brief Shrinks the table as far as it holds `max(size(), min_keys)` keys; never grows it.
+   * A shrink rehashes, which also drops tombstones. Rust: `shrink_to(min_capacity)`.
+   * O(capacity) when it rehashes, O(1) otherwise.
    * @param min_keys keys the map must still hold without growing
    * @throw bulkmap::out_of_memory if the new table cannot be allocated; the map is unchanged.
    * Waits for completion.
