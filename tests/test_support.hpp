@@ -42,18 +42,32 @@ struct kv {
   using mapped_type = V;
 };
 
+using u128 = unsigned __int128;
+
 /**
- * The key/value pairs every typed test runs over: 4- and 8-byte keys (which collide with the
- * table's sentinels), signed and unsigned, integral and floating values, and one 1-byte key.
+ * The key/value pairs every typed test runs over: 4-, 8- and 16-byte keys (which collide with
+ * the table's sentinels), signed and unsigned, integral and floating values, and one 1-byte key.
  */
-using map_types = ::testing::Types<kv<std::uint32_t, std::uint32_t>,
-                                   kv<std::uint64_t, std::uint64_t>, kv<std::int64_t, double>,
-                                   kv<std::int32_t, float>, kv<std::int8_t, std::int64_t>>;
+using map_types =
+    ::testing::Types<kv<std::uint32_t, std::uint32_t>, kv<std::uint64_t, std::uint64_t>,
+                     kv<std::int64_t, double>, kv<std::int32_t, float>,
+                     kv<std::int8_t, std::int64_t>, kv<u128, std::uint32_t>>;
+
+/// `std::make_unsigned_t`, also for `unsigned __int128` (not an integral type in strict C++17).
+template <class U>
+struct unsigned_of : std::make_unsigned<U> {};
+template <>
+struct unsigned_of<u128> {
+  using type = u128;
+};
+template <class U>
+using unsigned_t = typename unsigned_of<U>::type;
 
 template <class U>
 std::string type_name() {
   if constexpr (std::is_same_v<U, float>) return "f32";
   if constexpr (std::is_same_v<U, double>) return "f64";
+  if constexpr (std::is_same_v<U, u128>) return "u128";
   if constexpr (std::is_integral_v<U>) {
     return (std::is_signed_v<U> ? "i" : "u") + std::to_string(8 * sizeof(U));
   }
@@ -74,6 +88,13 @@ std::string show(U x) {
   std::ostringstream os;
   if constexpr (std::is_integral_v<U> && sizeof(U) == 1) {
     os << static_cast<int>(x);
+  } else if constexpr (std::is_same_v<U, u128>) {
+    std::string digits;
+    do {
+      digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(x % 10)));
+      x /= 10;
+    } while (x != 0);
+    os << digits;
   } else {
     os << x;
   }
@@ -128,16 +149,25 @@ constexpr std::uint64_t key_range() {
  */
 template <class Key>
 std::vector<Key> special_keys() {
-  using U = std::make_unsigned_t<Key>;
-  std::vector<Key> keys = {Key(0),
-                           Key(1),
-                           static_cast<Key>(static_cast<U>(~U(0))),
+  using U = unsigned_t<Key>;
+  std::vector<Key> keys = {Key(0), Key(1), static_cast<Key>(static_cast<U>(~U(0))),
                            static_cast<Key>(static_cast<U>(~U(0) - 1)),
-                           static_cast<Key>(static_cast<U>(~U(0) - 2)),
-                           std::numeric_limits<Key>::min(),
-                           static_cast<Key>(std::numeric_limits<Key>::min() + 1),
-                           std::numeric_limits<Key>::max(),
-                           static_cast<Key>(std::numeric_limits<Key>::max() - 1)};
+                           static_cast<Key>(static_cast<U>(~U(0) - 2))};
+  if constexpr (std::is_same_v<Key, u128>) {
+    // Keys that share one 64-bit half with a sentinel (all ones in the high half, or in the low
+    // half), and the edges between the halves.
+    u128 const ones = ~std::uint64_t{0};
+    for (u128 k : {ones, ones - 1, ones + 1, ones << 64, (ones << 64) | 1, ones << 63, ones - 2,
+                   (ones << 64) | (ones - 2), ~u128{0} - 3}) {
+      keys.push_back(k);
+    }
+  } else {
+    for (Key k :
+         {std::numeric_limits<Key>::min(), static_cast<Key>(std::numeric_limits<Key>::min() + 1),
+          std::numeric_limits<Key>::max(), static_cast<Key>(std::numeric_limits<Key>::max() - 1)}) {
+      keys.push_back(k);
+    }
+  }
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   return keys;
@@ -146,8 +176,29 @@ std::vector<Key> special_keys() {
 /// A key with uniformly random bits.
 template <class Key>
 Key random_key(seeded_rng& rng) {
-  return static_cast<Key>(static_cast<std::make_unsigned_t<Key>>(rng()));
+  if constexpr (std::is_same_v<Key, u128>) {
+    u128 const high = rng();
+    return (high << 64) | rng();
+  } else {
+    return static_cast<Key>(static_cast<std::make_unsigned_t<Key>>(rng()));
+  }
 }
+
+/// Hash of the reference containers: `std::hash` has no 128-bit integers in strict C++17.
+struct key_hash {
+  template <class Key>
+  std::size_t operator()(Key const& k) const {
+    if constexpr (std::is_same_v<Key, u128>) {
+      return std::hash<std::uint64_t>{}(static_cast<std::uint64_t>(k) ^
+                                        bulkmap::fmix64(static_cast<std::uint64_t>(k >> 64)));
+    } else {
+      return std::hash<Key>{}(k);
+    }
+  }
+};
+
+template <class Key>
+using key_set = std::unordered_set<Key, key_hash>;
 
 /**
  * `n` distinct keys (fewer if `Key` has fewer values) in random order: every special key, then
@@ -158,7 +209,7 @@ std::vector<Key> distinct_keys(std::size_t n, seeded_rng& rng, bool with_special
   n = static_cast<std::size_t>(std::min<std::uint64_t>(n, key_range<Key>()));
   std::vector<Key> out;
   out.reserve(n);
-  std::unordered_set<Key> seen;
+  key_set<Key> seen;
   if (with_specials) {
     for (Key k : special_keys<Key>()) {
       if (out.size() < n && seen.insert(k).second) out.push_back(k);
@@ -168,7 +219,7 @@ std::vector<Key> distinct_keys(std::size_t n, seeded_rng& rng, bool with_special
     // Small key types: draw from the shuffled full range so the loop always ends.
     std::vector<Key> all;
     for (std::uint64_t i = 0; i < key_range<Key>(); ++i) {
-      all.push_back(static_cast<Key>(static_cast<std::make_unsigned_t<Key>>(i)));
+      all.push_back(static_cast<Key>(static_cast<unsigned_t<Key>>(i)));
     }
     std::shuffle(all.begin(), all.end(), rng.engine);
     for (Key k : all) {
@@ -286,8 +337,8 @@ struct keep_by_key_hash {
   unsigned bit = 0;
   bool flip = false;
   BULKMAP_HOST_DEVICE bool operator()(Key const& k, T const&) const {
-    std::uint64_t const h =
-        bulkmap::fmix64(static_cast<std::uint64_t>(static_cast<std::make_unsigned_t<Key>>(k)));
+    u128 const bits = static_cast<unsigned_t<Key>>(k);
+    std::uint64_t const h = bulkmap::fmix64(static_cast<std::uint64_t>(bits ^ (bits >> 64)));
     return (((h >> bit) & 1u) != 0) != flip;
   }
 };
@@ -313,7 +364,12 @@ struct mixed_key {
   std::uint64_t modulus;
   std::uint64_t offset;
   BULKMAP_HOST_DEVICE Key operator()(std::uint64_t i) const {
-    return static_cast<Key>(bulkmap::fmix64(i % modulus + offset));
+    std::uint64_t const x = bulkmap::fmix64(i % modulus + offset);
+    if constexpr (sizeof(Key) == 16) {
+      return static_cast<Key>((static_cast<u128>(bulkmap::fmix64(~x)) << 64) | x);
+    } else {
+      return static_cast<Key>(x);
+    }
   }
 };
 
@@ -460,7 +516,7 @@ std::vector<bool> contains_via(input_kind kind, Map const& map, std::vector<Key>
 template <class Key, class T>
 class reference_map {
  public:
-  std::unordered_map<Key, T> map;
+  std::unordered_map<Key, T, key_hash> map;
 
   std::size_t size() const { return map.size(); }
   bool empty() const { return map.empty(); }
@@ -532,7 +588,7 @@ class reference_map {
   /// this is its first occurrence in the batch (call before applying the batch).
   std::vector<bool> new_flags(std::vector<Key> const& keys) const {
     std::vector<bool> out(keys.size());
-    std::unordered_set<Key> seen;
+    key_set<Key> seen;
     for (std::size_t i = 0; i < keys.size(); ++i) {
       out[i] = map.count(keys[i]) == 0 && seen.insert(keys[i]).second;
     }

@@ -49,7 +49,13 @@ BULKMAP_NAMESPACE_BEGIN
  * Owning and move-only. Not thread-safe: one host thread drives a map at a time. Every call waits
  * for its work to finish before it returns.
  *
- * @tparam Key integral type of 1 to 8 bytes (not `bool`)
+ * Keys of 16 bytes take 32-byte slots; on GPUs before sm_90 and on the omp backend they are
+ * claimed under a per-slot sequence lock (see `detail::key_word_ops`), elsewhere with one 128-bit
+ * compare-and-swap.
+ *
+ * @tparam Key an integer of 1 to 8 bytes (not `bool`), `__int128`, `unsigned __int128`, or a
+ * trivially copyable type of at most 16 bytes without padding bits that specializes
+ * `bulkmap::hash` (`bulkmap::is_key_v`; hash.hpp has an example). Keys compare by their bits.
  * @tparam T integral or floating type of 4 or 8 bytes
  * @tparam Hash callable on host and device as `std::uint64_t(Key)`; equal keys hash equally
  * @tparam KeyEqual `bulkmap::equal_to<Key>` (custom equality comes with the entry-API issue)
@@ -57,8 +63,10 @@ BULKMAP_NAMESPACE_BEGIN
 template <class Key, class T, class Hash = bulkmap::hash<Key>,
           class KeyEqual = bulkmap::equal_to<Key>>
 class device_map {
-  static_assert(std::is_integral_v<Key> && !std::is_same_v<Key, bool> && sizeof(Key) <= 8,
-                "bulkmap::device_map: Key must be an integral type of 1 to 8 bytes (not bool)");
+  static_assert(
+      is_key_v<Key>,
+      "bulkmap::device_map: Key must be an integer of 1 to 8 or 16 bytes (not bool), or "
+      "a trivially copyable type of at most 16 bytes without padding (bulkmap::is_key_v)");
   static_assert((std::is_integral_v<T> || std::is_floating_point_v<T>)&&!std::is_same_v<T, bool> &&
                     (sizeof(T) == 4 || sizeof(T) == 8),
                 "bulkmap::device_map: T must be an integral or floating type of 4 or 8 bytes");

@@ -1,14 +1,86 @@
 /**
  * @file hash.hpp
- * @brief The default hash and key equality of `bulkmap::device_map`.
+ * @brief What a key type needs: which types are keys, the default hash, key equality and order.
+ *
+ * Keys are integers of 1 to 8 bytes, 16-byte integers (`__int128`, `unsigned __int128`), and
+ * any trivially copyable type of at most 16 bytes without padding bits (a struct of integers, for
+ * example) that comes with a `bulkmap::hash` specialization. Keys are compared by their bits:
+ * two keys are equal when their object representations are. Example, a struct key:
+ * @code
+ * struct pair_key { std::uint64_t a, b; };
+ * template <> struct bulkmap::hash<pair_key> {
+ *   BULKMAP_HOST_DEVICE std::uint64_t operator()(pair_key const& k) const noexcept {
+ *     return bulkmap::hash<unsigned __int128>{}(bulkmap::key_bits(k));
+ *   }
+ * };
+ * bulkmap::device_map<pair_key, std::uint32_t> counts;
+ * @endcode
  */
 #pragma once
 
 #include <bulkmap/config.hpp>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 namespace bulkmap {
+
+/**
+ * @brief Whether `Key` is one of the integer key types: `char` to `long long` and their unsigned
+ * forms, `__int128` and `unsigned __int128` (not `bool`). These hash, compare and print as numbers.
+ */
+template <class Key>
+inline constexpr bool is_integer_key_v =
+    (std::is_integral_v<Key> && !std::is_same_v<Key, bool>) || std::is_same_v<Key, __int128> ||
+    std::is_same_v<Key, unsigned __int128>;
+
+/**
+ * @brief Whether `Key` can be a `device_map` key: an integer key type, or a trivially copyable
+ * type of at most 16 bytes whose bits are its value (no padding bits; no `float`, whose +0 and
+ * -0 differ in bits).
+ */
+template <class Key>
+inline constexpr bool is_key_v = is_integer_key_v<Key> ||
+                                 (sizeof(Key) <= 16 && std::is_trivially_copyable_v<Key> &&
+                                  std::has_unique_object_representations_v<Key> &&
+                                  !std::is_same_v<Key, bool>);
+
+/// The unsigned integer holding a key's bits: 32, 64 or 128 bits, the smallest that fits.
+template <class Key>
+using key_word_t =
+    std::conditional_t<sizeof(Key) <= 4, std::uint32_t,
+                       std::conditional_t<sizeof(Key) <= 8, std::uint64_t, unsigned __int128>>;
+
+/**
+ * @brief The bits of `key` as an unsigned integer, zero-extended to `key_word_t<Key>`: the key's
+ * value modulo 2^bits for integer keys, its bytes read little-endian for other types. O(1).
+ */
+template <class Key>
+BULKMAP_HOST_DEVICE inline key_word_t<Key> key_bits(Key const& key) noexcept {
+  static_assert(is_key_v<Key>, "bulkmap::key_bits: not a key type (see bulkmap::is_key_v)");
+  using word = key_word_t<Key>;
+  if constexpr (is_integer_key_v<Key> && sizeof(Key) == 16) {
+    return static_cast<word>(key);
+  } else if constexpr (is_integer_key_v<Key>) {
+    return static_cast<word>(static_cast<std::make_unsigned_t<Key>>(key));
+  } else {
+    word w = 0;
+    memcpy(&w, &key, sizeof(Key));
+    return w;
+  }
+}
+
+/// The key whose bits `key_bits` returned: its inverse. O(1).
+template <class Key>
+BULKMAP_HOST_DEVICE inline Key key_from_bits(key_word_t<Key> w) noexcept {
+  if constexpr (is_integer_key_v<Key>) {
+    return static_cast<Key>(w);
+  } else {
+    Key key;
+    memcpy(&key, &w, sizeof(Key));
+    return key;
+  }
+}
 
 /**
  * @brief murmur3's 64-bit finalizer (fmix64): a bijection on 64-bit words with full avalanche.
@@ -24,25 +96,55 @@ BULKMAP_HOST_DEVICE constexpr std::uint64_t fmix64(std::uint64_t x) noexcept {
 }
 
 /**
- * @brief Default hash for integral keys: fmix64 of the key's bits, zero-extended to 64 bits.
+ * @brief Default hash of the integer key types: fmix64 of the key's bits; for 16-byte keys,
+ * fmix64 of the low 64 bits xor the fmix64 of the high 64 bits plus a constant (so neither half
+ * can cancel the other out). O(1), callable on host and device.
  * Rust counterpart: `std::hash::BuildHasher` (`RandomState`); unlike Rust, it is not seeded, so
  * hashes and probe sequences are the same in every run.
- * @tparam Key an integral type of 1 to 8 bytes
+ * Other key types (structs) specialize `bulkmap::hash` themselves; see the file's example.
+ * @tparam Key an integer key type (`is_integer_key_v`)
  */
 template <class Key>
 struct hash {
-  static_assert(std::is_integral_v<Key> && !std::is_same_v<Key, bool> && sizeof(Key) <= 8,
-                "bulkmap::hash: the default hash takes integral keys of 1 to 8 bytes");
-  BULKMAP_HOST_DEVICE constexpr std::uint64_t operator()(Key key) const noexcept {
-    return fmix64(static_cast<std::uint64_t>(static_cast<std::make_unsigned_t<Key>>(key)));
+  static_assert(is_integer_key_v<Key>,
+                "bulkmap::hash: the default hash takes integer keys; specialize bulkmap::hash<Key> "
+                "for other key types (hash.hpp shows how)");
+  BULKMAP_HOST_DEVICE constexpr std::uint64_t operator()(Key const& key) const noexcept {
+    if constexpr (sizeof(Key) == 16) {
+      auto const bits = static_cast<unsigned __int128>(key);
+      auto const low = static_cast<std::uint64_t>(bits);
+      auto const high = static_cast<std::uint64_t>(bits >> 64);
+      return fmix64(low ^ fmix64(high + 0x9e3779b97f4a7c15ULL));
+    } else {
+      return fmix64(static_cast<std::uint64_t>(static_cast<std::make_unsigned_t<Key>>(key)));
+    }
   }
 };
 
-/// Default key equality: `a == b`. Rust counterpart: the `Eq` bound on `HashMap` keys.
+/**
+ * @brief Default key equality: equal bits (`a == b` for integer keys). Rust counterpart: the
+ * `Eq` bound on `HashMap` keys. Equal keys must hash equally.
+ */
 template <class Key>
 struct equal_to {
-  BULKMAP_HOST_DEVICE constexpr bool operator()(Key const& a, Key const& b) const noexcept {
-    return a == b;
+  BULKMAP_HOST_DEVICE bool operator()(Key const& a, Key const& b) const noexcept {
+    return key_bits(a) == key_bits(b);
+  }
+};
+
+/**
+ * @brief The order of sorted results (`to_host`, `host_mirror`, `operator<<`): by value for
+ * integer keys, by `key_bits` (unsigned) for other key types. Rust counterpart: `Ord`, as a
+ * `BTreeMap` of the pairs would use it.
+ */
+template <class Key>
+struct key_less {
+  BULKMAP_HOST_DEVICE bool operator()(Key const& a, Key const& b) const noexcept {
+    if constexpr (is_integer_key_v<Key>) {
+      return a < b;
+    } else {
+      return key_bits(a) < key_bits(b);
+    }
   }
 };
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bulkmap/hash.hpp>
 #include <cstddef>
 #include <iterator>
 #include <numeric>
@@ -35,7 +36,8 @@ inline constexpr sorted_unique_t sorted_unique{};
  * Rust counterpart: iterating a `HashMap` on the host (`iter`, `iter_mut`, `keys`, `values`,
  * `get`, `retain`, `drain`). It owns its data: the device map it came from may change without
  * touching it. Made by `device_map::to_host()`; written back by `device_map::assign(mirror)`.
- * Order: ascending key (Rust's is arbitrary). Single-threaded, like any host container.
+ * Order: ascending key by `bulkmap::key_less` (Rust's is arbitrary). Single-threaded, like any
+ * host container.
  */
 template <class Key, class T>
 class host_mirror {
@@ -103,11 +105,11 @@ class host_mirror {
     std::vector<size_type> order(keys.size());
     std::iota(order.begin(), order.end(), size_type{0});
     std::sort(order.begin(), order.end(),
-              [&](size_type a, size_type b) { return keys[a] < keys[b]; });
+              [&](size_type a, size_type b) { return key_less<Key>{}(keys[a], keys[b]); });
     keys_.reserve(keys.size());
     values_.reserve(values.size());
     for (size_type i : order) {
-      if (!keys_.empty() && keys_.back() == keys[i]) {
+      if (!keys_.empty() && equal_to<Key>{}(keys_.back(), keys[i])) {
         throw std::invalid_argument("bulkmap::host_mirror: a key appears twice");
       }
       keys_.push_back(keys[i]);
@@ -145,8 +147,8 @@ class host_mirror {
 
   /// The value of `key`, or `nullptr` when absent. Rust: `get`. O(log n) (binary search).
   [[nodiscard]] T const* get(Key const& key) const noexcept {
-    auto it = std::lower_bound(keys_.begin(), keys_.end(), key);
-    if (it == keys_.end() || *it != key) return nullptr;
+    auto it = std::lower_bound(keys_.begin(), keys_.end(), key, key_less<Key>{});
+    if (it == keys_.end() || !equal_to<Key>{}(*it, key)) return nullptr;
     return &values_[static_cast<size_type>(it - keys_.begin())];
   }
 
@@ -183,19 +185,43 @@ class host_mirror {
   }
 
   /**
-   * @brief Prints `{k: v, k: v}` in ascending key order; integers of one byte print as numbers.
+   * @brief Prints `{k: v, k: v}` in ascending key order. Integer keys print in decimal (those
+   * of one byte as numbers too), other keys as `0x` and the hex digits of their `key_bits`.
    * Rust: `Debug for HashMap` (`{:?}`). O(n).
    */
   friend std::ostream& operator<<(std::ostream& os, host_mirror const& mirror) {
     os << '{';
     for (size_type i = 0; i < mirror.size(); ++i) {
       if (i != 0) os << ", ";
-      os << +mirror.keys_[i] << ": " << +mirror.values_[i];
+      print_key(os, mirror.keys_[i]);
+      os << ": " << +mirror.values_[i];
     }
     return os << '}';
   }
 
  private:
+  static void print_key(std::ostream& os, Key const& key) {
+    if constexpr (is_integer_key_v<Key> && sizeof(Key) <= 8) {
+      os << +key;
+    } else {
+      // No operator<< for 128-bit integers: digits by hand, least significant first.
+      char digits[40];
+      int n = 0;
+      bool const integer = is_integer_key_v<Key>;
+      bool const negative = integer && key_less<Key>{}(key, key_from_bits<Key>(0));
+      auto bits = key_bits(key);
+      if (negative) bits = ~bits + 1;  // the magnitude, two's complement
+      unsigned const base = integer ? 10 : 16;
+      do {
+        digits[n++] = "0123456789abcdef"[static_cast<unsigned>(bits % base)];
+        bits /= base;
+      } while (bits != 0);
+      if (negative) os << '-';
+      if (!integer) os << "0x";
+      while (n > 0) os << digits[--n];
+    }
+  }
+
   std::vector<Key> keys_;
   std::vector<T> values_;
 };

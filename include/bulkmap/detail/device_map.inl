@@ -117,7 +117,7 @@ device_map<Key, T, Hash, KeyEqual>::device_map(size_type n, double max_load_fact
       "device_map: max_load_factor must be in (0, 1), got " + std::to_string(max_load_factor));
   capacity_ = detail::capacity_for(n, max_load_factor_);
   slots_ = detail::allocate<slot_type>("device_map", capacity_ + detail::side_slot_count,
-                                       slot_type{traits_type::empty, T{}});
+                                       detail::empty_slot<Key, T>());
   counters_ = detail::allocate<unsigned long long>("device_map", detail::counter_count);
 }
 
@@ -202,7 +202,7 @@ auto device_map<Key, T, Hash, KeyEqual>::live_side_slots() const -> size_type {
 template <class Key, class T, class Hash, class KeyEqual>
 void device_map<Key, T, Hash, KeyEqual>::rehash(size_type new_capacity) {
   auto fresh = detail::allocate<slot_type>("rehash", new_capacity + detail::side_slot_count,
-                                           slot_type{traits_type::empty, T{}});
+                                           detail::empty_slot<Key, T>());
   view_type const from = view();
   view_type to = from;
   to.slots = thrust::raw_pointer_cast(fresh.data());
@@ -263,9 +263,8 @@ void device_map<Key, T, Hash, KeyEqual>::shrink_to(size_type min_keys) {
 template <class Key, class T, class Hash, class KeyEqual>
 void device_map<Key, T, Hash, KeyEqual>::clear() {
   end_refs();
-  detail::translate_errors("clear", [&] {
-    thrust::fill(slots_.begin(), slots_.end(), slot_type{traits_type::empty, T{}});
-  });
+  detail::translate_errors(
+      "clear", [&] { thrust::fill(slots_.begin(), slots_.end(), detail::empty_slot<Key, T>()); });
   size_ = 0;
   occupied_ = 0;
 }

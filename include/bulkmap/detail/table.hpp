@@ -5,7 +5,8 @@
  * Layout: `capacity` main slots (a power of two) followed by two side slots. A main slot's key
  * word is a user key, `empty` or `tombstone`. User keys whose word equals one of those two
  * sentinels live in the side slots (side slot 0 for `empty`, 1 for `tombstone`), which are
- * occupied when their key word is `side_occupied` and free when it is `empty`.
+ * occupied when their key word is `side_occupied` and free when it is `empty`. Key words are 32,
+ * 64 or 128 bits (`key_word_t`); `key_word_ops` reads and swaps them atomically.
  *
  * Invariants the kernels rely on:
  * - A free slot (empty main slot, free side slot) has a value of all-zero bits, so a new key's
@@ -17,6 +18,7 @@
 
 #include <bulkmap/config.hpp>
 #include <bulkmap/detail/warp.hpp>
+#include <bulkmap/hash.hpp>
 #include <cstdint>
 #include <cuda/atomic>
 #include <cuda/std/cstdint>
@@ -25,31 +27,156 @@
 BULKMAP_NAMESPACE_BEGIN
 namespace detail {
 
-/// How a user key is stored in a slot: its bits, zero-extended to a 32- or 64-bit word.
+/// How a user key is stored in a slot: its bits (`key_bits`), a 32-, 64- or 128-bit word.
 template <class Key>
 struct key_traits {
-  using word = cuda::std::conditional_t<sizeof(Key) <= 4, std::uint32_t, std::uint64_t>;
+  using word = key_word_t<Key>;
   static constexpr word empty = ~word{0};
   static constexpr word tombstone = ~word{0} - 1;
   static constexpr word side_occupied = 0;
-  /// 1- and 2-byte keys widen into 32-bit words, so they never equal a sentinel.
+  /// Keys narrower than their word (1-, 2- and 12-byte keys, say) never equal a sentinel.
   static constexpr bool needs_side_slots = sizeof(Key) == sizeof(word);
+  /// 16-byte words: their atomics need more than one instruction on some machines (key_word_ops).
+  static constexpr bool wide = sizeof(word) == 16;
 
-  BULKMAP_HOST_DEVICE static constexpr word encode(Key key) noexcept {
-    return static_cast<word>(static_cast<cuda::std::make_unsigned_t<Key>>(key));
-  }
-  BULKMAP_HOST_DEVICE static constexpr Key decode(word w) noexcept {
-    return static_cast<Key>(static_cast<cuda::std::make_unsigned_t<Key>>(w));
-  }
+  BULKMAP_HOST_DEVICE static word encode(Key const& key) noexcept { return key_bits(key); }
+  BULKMAP_HOST_DEVICE static Key decode(word w) noexcept { return key_from_bits<Key>(w); }
   BULKMAP_HOST_DEVICE static constexpr bool is_sentinel(word w) noexcept { return w >= tombstone; }
 };
 
 /// One slot: a key word and its value, array of structs.
-template <class Key, class T>
+template <class Key, class T, bool Wide = key_traits<Key>::wide>
 struct slot {
   typename key_traits<Key>::word key;
   T value;
 };
+
+/**
+ * A slot of a 16-byte key: the key word as two 64-bit halves (low first, the layout of an
+ * `unsigned __int128`) and a guard word for the portable protocol of key_word_ops. The guard
+ * fits in the padding the 16-byte alignment leaves after a value of up to 8 bytes.
+ */
+template <class Key, class T>
+struct slot<Key, T, true> {
+  alignas(16) std::uint64_t key[2];
+  T value;
+  std::uint32_t guard;
+};
+
+/**
+ * @brief Atomic access to a slot's key word: a load and a strong compare-and-swap, both relaxed.
+ *
+ * Words of 4 and 8 bytes use the hardware's atomics. 16-byte words:
+ * - **On a GPU of compute capability 9.0 or later:** one 128-bit compare-and-swap
+ *   (`atom.cas.b128`) and one 128-bit load (`ld.relaxed.gpu.b128`); the guard is unused.
+ * - **Elsewhere (the omp backend, GPUs before sm_90):** a sequence lock in the slot's guard word.
+ *   A writer takes the guard from even to odd with a 32-bit compare-and-swap, writes the two
+ *   halves and releases the guard at the next even number. A reader reads the guard, the halves
+ *   and the guard again, and retries until the guard was even and unchanged, so it never sees a
+ *   half-written key. A slot's key changes at most a few times (empty, key, tombstone), so
+ *   readers rarely retry and writers rarely wait.
+ */
+template <class Slot>
+struct key_word_ops {
+  using word = decltype(Slot::key);
+
+  BULKMAP_HOST_DEVICE static word load(Slot const& s) noexcept {
+    return atomic_ref_t<word>(const_cast<word&>(s.key)).load(cuda::std::memory_order_relaxed);
+  }
+  BULKMAP_HOST_DEVICE static bool compare_exchange(Slot& s, word& expected, word desired) noexcept {
+    return atomic_ref_t<word>(s.key).compare_exchange_strong(expected, desired,
+                                                             cuda::std::memory_order_relaxed);
+  }
+  /// A plain store, for slots no other thread reads or writes meanwhile.
+  BULKMAP_HOST_DEVICE static void store_unshared(Slot& s, word w) noexcept { s.key = w; }
+};
+
+template <class Key, class T>
+struct key_word_ops<slot<Key, T, true>> {
+  using Slot = slot<Key, T, true>;
+  using word = unsigned __int128;
+
+  BULKMAP_HOST_DEVICE static word join(std::uint64_t low, std::uint64_t high) noexcept {
+    return (static_cast<word>(high) << 64) | low;
+  }
+
+  BULKMAP_HOST_DEVICE static word load(Slot const& cs) noexcept {
+    Slot& s = const_cast<Slot&>(cs);
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    std::uint64_t low, high;
+    asm volatile("{\n\t.reg .b128 w;\n\tld.relaxed.gpu.b128 w, [%2];\n\tmov.b128 {%0, %1}, w;\n\t}"
+                 : "=l"(low), "=l"(high)
+                 : "l"(s.key)
+                 : "memory");
+    return join(low, high);
+#else
+    atomic_ref_t<std::uint32_t> const guard(s.guard);
+    for (;;) {
+      std::uint32_t const before = guard.load(cuda::std::memory_order_acquire);
+      if (before & 1u) continue;  // a writer holds the slot
+      word const w = read_halves(s);
+      cuda::atomic_thread_fence(cuda::std::memory_order_acquire, cuda::thread_scope_device);
+      if (guard.load(cuda::std::memory_order_relaxed) == before) return w;
+    }
+#endif
+  }
+
+  BULKMAP_HOST_DEVICE static bool compare_exchange(Slot& s, word& expected, word desired) noexcept {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    word const old = atomicCAS(reinterpret_cast<word*>(s.key), expected, desired);
+    if (old == expected) return true;
+    expected = old;
+    return false;
+#else
+    word const seen = load(s);
+    if (seen != expected) {  // fails without taking the guard
+      expected = seen;
+      return false;
+    }
+    atomic_ref_t<std::uint32_t> const guard(s.guard);
+    std::uint32_t g = guard.load(cuda::std::memory_order_relaxed);
+    for (;;) {
+      if (g & 1u) {
+        g = guard.load(cuda::std::memory_order_relaxed);
+      } else if (guard.compare_exchange_weak(g, g + 1, cuda::std::memory_order_acquire,
+                                             cuda::std::memory_order_relaxed)) {
+        break;
+      }
+    }
+    word const current = read_halves(s);
+    bool const same = current == expected;
+    if (same) {
+      atomic_ref_t<std::uint64_t>(s.key[0]).store(static_cast<std::uint64_t>(desired),
+                                                  cuda::std::memory_order_relaxed);
+      atomic_ref_t<std::uint64_t>(s.key[1]).store(static_cast<std::uint64_t>(desired >> 64),
+                                                  cuda::std::memory_order_relaxed);
+    } else {
+      expected = current;
+    }
+    guard.store(g + 2, cuda::std::memory_order_release);
+    return same;
+#endif
+  }
+
+  BULKMAP_HOST_DEVICE static void store_unshared(Slot& s, word w) noexcept {
+    s.key[0] = static_cast<std::uint64_t>(w);
+    s.key[1] = static_cast<std::uint64_t>(w >> 64);
+  }
+
+ private:
+  BULKMAP_HOST_DEVICE static word read_halves(Slot& s) noexcept {
+    return join(atomic_ref_t<std::uint64_t>(s.key[0]).load(cuda::std::memory_order_relaxed),
+                atomic_ref_t<std::uint64_t>(s.key[1]).load(cuda::std::memory_order_relaxed));
+  }
+};
+
+/// A free slot: the empty key word, a zero value (and a zero guard).
+template <class Key, class T>
+BULKMAP_HOST_DEVICE slot<Key, T> empty_slot() noexcept {
+  slot<Key, T> s{};
+  key_word_ops<slot<Key, T>>::store_unshared(s, key_traits<Key>::empty);
+  return s;
+}
 
 /// Indices of the map's kernel-side counters.
 enum counter : std::size_t { claims, side_claims, any_failed, removed, counter_count };
@@ -85,6 +212,7 @@ struct table_view {
   using traits = key_traits<Key>;
   using word = typename traits::word;
   using slot_type = slot<Key, T>;
+  using key_ops = key_word_ops<slot_type>;
   using key_type = Key;
   using value_type = T;
 
@@ -108,9 +236,7 @@ struct table_view {
     return capacity + (w == traits::empty ? 0 : 1);
   }
 
-  BULKMAP_HOST_DEVICE static word load_key(slot_type const& s) noexcept {
-    return atomic_ref_t<word>(const_cast<word&>(s.key)).load(cuda::std::memory_order_relaxed);
-  }
+  BULKMAP_HOST_DEVICE static word load_key(slot_type const& s) noexcept { return key_ops::load(s); }
 
   BULKMAP_HOST_DEVICE bool is_live(std::uint64_t i) const noexcept {
     word const w = load_key(slots[i]);
@@ -119,12 +245,12 @@ struct table_view {
 
   /// The user key stored in slot `i` (which must be live).
   BULKMAP_HOST_DEVICE Key key_at(std::uint64_t i) const noexcept {
-    if (i < capacity) return traits::decode(slots[i].key);
+    if (i < capacity) return traits::decode(load_key(slots[i]));
     return traits::decode(i == capacity ? traits::empty : traits::tombstone);
   }
 
   /// Index of `key`'s slot, or `ref::npos` when absent. O(probe length).
-  BULKMAP_HOST_DEVICE std::uint64_t find(Key key) const noexcept {
+  BULKMAP_HOST_DEVICE std::uint64_t find(Key const& key) const noexcept {
     word const w = traits::encode(key);
     if constexpr (traits::needs_side_slots) {
       if (traits::is_sentinel(w)) {
@@ -148,15 +274,13 @@ struct table_view {
    * wins, and may spend the whole budget for a moment. The caller retries while budget is left.
    * Unbudgeted (`budgeted` false), a claim never fails and counts itself once it has won.
    */
-  BULKMAP_HOST_DEVICE claim_result find_or_claim(Key key) const noexcept {
+  BULKMAP_HOST_DEVICE claim_result find_or_claim(Key const& key) const noexcept {
     word const w = traits::encode(key);
     if constexpr (traits::needs_side_slots) {
       if (traits::is_sentinel(w)) {
         std::uint64_t const i = side_index(w);
         word expected = traits::empty;
-        bool const won = atomic_ref_t<word>(slots[i].key)
-                             .compare_exchange_strong(expected, traits::side_occupied,
-                                                      cuda::std::memory_order_relaxed);
+        bool const won = key_ops::compare_exchange(slots[i], expected, traits::side_occupied);
         if (won) add_to_counter(*side_claims, 1, aggregate_counters);
         return {i, won};
       }
@@ -181,8 +305,7 @@ struct table_view {
         }
         reserved = true;
       }
-      if (atomic_ref_t<word>(slots[i].key)
-              .compare_exchange_strong(s, w, cuda::std::memory_order_relaxed)) {
+      if (key_ops::compare_exchange(slots[i], s, w)) {
         if (!budgeted) add_to_counter(*claims, 1, aggregate_counters);
         return {i, true};
       }

@@ -38,25 +38,17 @@ struct value_at_fn {
 };
 
 /**
- * `a < b` as a named functor, for sorting keys. A plain or `thrust::less` comparison sends 4-byte
- * signed keys through Thrust's host radix sort, which orders them as unsigned (CCCL 3.0.1,
- * NVIDIA/cccl#4919); a functor of our own takes the comparison sort.
- */
-struct key_less {
-  template <class Key>
-  BULKMAP_HOST_DEVICE bool operator()(Key const& a, Key const& b) const {
-    return a < b;
-  }
-};
-
-/**
  * The comparison to sort keys of type Key by: `thrust::less` (a radix sort) where it is right,
- * that is on a GPU (CUB's radix sort orders signed keys correctly) and for unsigned keys;
- * `key_less` (a comparison sort) for signed keys on the host.
+ * that is for integer keys of at most 8 bytes on a GPU (CUB's radix sort orders signed keys
+ * correctly) and unsigned ones on the host; `bulkmap::key_less` (a comparison sort) for the rest.
+ * A plain or `thrust::less` comparison sends 4-byte signed keys through Thrust's host radix
+ * sort, which orders them as unsigned (CCCL 3.0.1, NVIDIA/cccl#4919); a functor of our own takes
+ * the comparison sort.
  */
 template <class Key>
-using key_order =
-    std::conditional_t<backend_is_cuda || std::is_unsigned_v<Key>, thrust::less<Key>, key_less>;
+using key_order = std::conditional_t<is_integer_key_v<Key> && sizeof(Key) <= 8 &&
+                                         (backend_is_cuda || std::is_unsigned_v<Key>),
+                                     thrust::less<Key>, bulkmap::key_less<Key>>;
 
 }  // namespace detail
 BULKMAP_NAMESPACE_END

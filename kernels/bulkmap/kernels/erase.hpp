@@ -30,15 +30,10 @@ BULKMAP_HOST_DEVICE bool free_slot(View const& table, std::uint64_t s) {
   word expected = View::load_key(table.slots[s]);
   if (s < table.capacity) {
     return !traits::is_sentinel(expected) &&
-           atomic_ref_t<word>(table.slots[s].key)
-               .compare_exchange_strong(expected, traits::tombstone,
-                                        cuda::std::memory_order_relaxed);
+           View::key_ops::compare_exchange(table.slots[s], expected, traits::tombstone);
   }
   if (expected != traits::side_occupied) return false;
-  if (!atomic_ref_t<word>(table.slots[s].key)
-           .compare_exchange_strong(expected, traits::empty, cuda::std::memory_order_relaxed)) {
-    return false;
-  }
+  if (!View::key_ops::compare_exchange(table.slots[s], expected, traits::empty)) return false;
   atomic_ref_t<T>(table.slots[s].value).store(T{}, cuda::std::memory_order_relaxed);
   return true;
 }

@@ -69,7 +69,8 @@ struct unclaim_fn {
     using traits = typename View::traits;
     if (!(refs[i] & ref::claimed)) return;
     std::uint64_t const s = refs[i] & ref::index_mask;
-    table.slots[s].key = s < table.capacity ? traits::tombstone : traits::empty;
+    View::key_ops::store_unshared(table.slots[s],
+                                  s < table.capacity ? traits::tombstone : traits::empty);
   }
 };
 

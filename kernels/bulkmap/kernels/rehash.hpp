@@ -24,17 +24,16 @@ struct rehash_fn {
     using word = typename traits::word;
     if (s >= from.capacity) {
       auto& side = to.slots[to.capacity + (s - from.capacity)];
-      side.key = from.slots[s].key;
+      View::key_ops::store_unshared(side, View::load_key(from.slots[s]));
       side.value = from.slots[s].value;
       return;
     }
-    word const w = from.slots[s].key;
+    word const w = View::load_key(from.slots[s]);
     if (traits::is_sentinel(w)) return;
     std::uint64_t const mask = to.capacity - 1;
     for (std::uint64_t i = to.hash(traits::decode(w)) & mask;; i = (i + 1) & mask) {
       word expected = traits::empty;
-      if (atomic_ref_t<word>(to.slots[i].key)
-              .compare_exchange_strong(expected, w, cuda::std::memory_order_relaxed)) {
+      if (View::key_ops::compare_exchange(to.slots[i], expected, w)) {
         to.slots[i].value = from.slots[s].value;
         return;
       }
