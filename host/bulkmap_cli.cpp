@@ -57,8 +57,8 @@ void check_options(count_options const& options) {
     throw usage_error("count: give exactly one of --kmer K or --ints (see bulkmap count --help)");
   }
   if (options.kmer && (*options.kmer < 1 || *options.kmer > max_kmer_length)) {
-    throw usage_error("count: --kmer must be between 1 and 32, got " +
-                      std::to_string(*options.kmer));
+    throw usage_error("count: --kmer must be between 1 and " + std::to_string(max_kmer_length) +
+                      ", got " + std::to_string(*options.kmer));
   }
 }
 
@@ -130,8 +130,8 @@ int run(int argc, char** argv) {
       "'-' reads stdin.");
   auto* kmer = count->add_option_function<int>(
       "--kmer", [&options](int const& k) { options.kmer = k; },
-      "Count k-mers of length K (1 to 32) of FASTA/FASTQ input; k-mers with a base other than "
-      "A/C/G/T (any case) are skipped");
+      "Count k-mers of length K (1 to " + std::to_string(max_kmer_length) +
+          ") of FASTA/FASTQ input; k-mers with a base other than A/C/G/T (any case) are skipped");
   kmer->type_name("K");
   auto* ints = count->add_flag(
       "--ints", options.ints,

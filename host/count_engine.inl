@@ -99,7 +99,9 @@ std::string backend_description() {
  * (code, valid flag), a copy_if on the flag keeps the valid codes, then `map.count`. A record that
  * continues past a chunk keeps its last k-1 bases for the next chunk, so no k-mer is lost or
  * counted twice.
+ * @tparam Code `std::uint64_t` for k <= 32, `unsigned __int128` for k <= 64: the map's key type
  */
+template <class Code>
 class kmer_counter final : public sequence_sink {
  public:
   kmer_counter(int k, bool canonical, std::size_t chunk_size, progress& meter)
@@ -135,7 +137,7 @@ class kmer_counter final : public sequence_sink {
   }
 
   [[nodiscard]] std::uint64_t input_keys() const noexcept { return input_keys_; }
-  [[nodiscard]] bulkmap::device_map<std::uint64_t, std::uint64_t> const& map() const noexcept {
+  [[nodiscard]] bulkmap::device_map<Code, std::uint64_t> const& map() const noexcept {
     return map_;
   }
 
@@ -168,9 +170,9 @@ class kmer_counter final : public sequence_sink {
     std::size_t const blocks = (positions + kmer_block_size - 1) / kmer_block_size;
     thrust::for_each_n(
         thrust::counting_iterator<std::size_t>(0), blocks,
-        kmer_block{thrust::raw_pointer_cast(bases_.data()), positions, kmer_block_size, k_,
-                   canonical_, thrust::raw_pointer_cast(codes_.data()),
-                   thrust::raw_pointer_cast(flags_.data())});
+        kmer_block<Code>{thrust::raw_pointer_cast(bases_.data()), positions, kmer_block_size, k_,
+                         canonical_, thrust::raw_pointer_cast(codes_.data()),
+                         thrust::raw_pointer_cast(flags_.data())});
     auto const valid_end =
         thrust::copy_if(codes_.begin(), codes_.begin() + static_cast<std::ptrdiff_t>(positions),
                         flags_.begin(), valid_.begin(), is_valid_kmer{});
@@ -185,19 +187,22 @@ class kmer_counter final : public sequence_sink {
   std::string chunk_;             ///< host bytes of the current chunk
   std::size_t record_start_ = 0;  ///< where the current record's bases begin in chunk_
   thrust::device_vector<char> bases_;
-  thrust::device_vector<std::uint64_t> codes_;
+  thrust::device_vector<Code> codes_;
   thrust::device_vector<std::uint8_t> flags_;
-  thrust::device_vector<std::uint64_t> valid_;
-  bulkmap::device_map<std::uint64_t, std::uint64_t> map_;
+  thrust::device_vector<Code> valid_;
+  bulkmap::device_map<Code, std::uint64_t> map_;
   std::uint64_t input_keys_ = 0;
   text_input const* input_ = nullptr;
   std::uint64_t bytes_before_ = 0;
 };
 
-count_totals count_kmers(count_options const& options, output_sink& out, progress& meter) {
+/// Counts k-mers with codes of type `Code` (which must hold k bases).
+template <class Code>
+count_totals count_kmers_as(count_options const& options, output_sink& out, progress& meter) {
   int const k = *options.kmer;
-  kmer_counter counter(k, !options.no_canonical,
-                       options.chunk_size != 0 ? options.chunk_size : default_kmer_chunk, meter);
+  kmer_counter<Code> counter(k, !options.no_canonical,
+                             options.chunk_size != 0 ? options.chunk_size : default_kmer_chunk,
+                             meter);
   std::uint64_t bytes = 0;
   for (auto const& path : options.files) {
     text_input input(path);
@@ -209,12 +214,19 @@ count_totals count_kmers(count_options const& options, output_sink& out, progres
   counter.finish();
   auto const counts = counter.map().to_host();
   meter.clear();
-  write_counts(counts, options, out, [k](std::string& buffer, std::uint64_t code) {
-    char bases[max_kmer_length];
+  write_counts(counts, options, out, [k](std::string& buffer, Code code) {
+    char bases[kmer_capacity<Code>];
     decode_kmer(code, k, bases);
     buffer.append(bases, static_cast<std::size_t>(k));
   });
   return {counter.input_keys(), counts.size()};
+}
+
+/// k <= 32: 64-bit codes; longer k-mers (up to 64): 128-bit codes.
+count_totals count_kmers(count_options const& options, output_sink& out, progress& meter) {
+  return *options.kmer <= max_narrow_kmer_length
+             ? count_kmers_as<std::uint64_t>(options, out, meter)
+             : count_kmers_as<unsigned __int128>(options, out, meter);
 }
 
 count_totals count_ints(count_options const& options, output_sink& out, progress& meter) {

@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -200,6 +201,11 @@ char complement(char c) {
   }
 }
 
+std::string lower_case(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
 std::string reverse_complement(std::string const& s) {
   std::string rc(s.rbegin(), s.rend());
   for (char& c : rc) c = complement(c);
@@ -350,7 +356,7 @@ TEST_F(Cli, KmerMultiLineFastaEveryK) {
   SCOPED_TRACE("seed " + std::to_string(seed_));
   auto const reads = random_reads(rng_, 300, 0, 160);
   write_file(path("reads.fa"), to_fasta(reads, 60, true));
-  for (int k : {1, 2, 5, 15, 21, 31, 32}) {
+  for (int k : {1, 2, 5, 15, 21, 31, 32, 33, 45, 63, 64}) {
     SCOPED_TRACE("k = " + std::to_string(k));
     std::uint64_t total = 0;
     auto const expected = reference_kmers(reads, k, true, &total);
@@ -398,7 +404,7 @@ TEST_F(Cli, KmerNoCanonical) {
   SCOPED_TRACE("seed " + std::to_string(seed_));
   auto const reads = random_reads(rng_, 300, 0, 120);
   write_file(path("reads.fa"), to_fasta(reads, 70));
-  for (int k : {4, 17, 32}) {
+  for (int k : {4, 17, 32, 33, 64}) {
     SCOPED_TRACE("k = " + std::to_string(k));
     auto const result =
         run("count --no-canonical --kmer " + std::to_string(k) + " " + quote(path("reads.fa")));
@@ -438,7 +444,7 @@ TEST_F(Cli, KmerLongRecordsAcrossChunks) {
   reads.push_back(std::string(3000, 'A'));  // one k-mer repeated across every chunk boundary
   write_file(path("long.fa"), to_fasta(reads, 61));
   write_file(path("long.fq"), to_fastq(reads, rng_, 0));
-  for (int k : {1, 7, 32}) {
+  for (int k : {1, 7, 32, 33, 64}) {
     auto const expected = format_counts(reference_kmers(reads, k, true));
     for (char const* chunk : {"1", "31", "33", "1000", "4096"}) {
       for (char const* name : {"long.fa", "long.fq"}) {
@@ -469,6 +475,45 @@ TEST_F(Cli, KmerReadsShorterThanKAndEmptyInput) {
   result = run("count --kmer 4 --no-canonical " + quote(path("mixed.fa")));
   EXPECT_SUCCESS(result);
   EXPECT_TRUE(same_output(result.out, "ACGT\t3\nCGTT\t1\n"));
+}
+
+TEST_F(Cli, KmerHandMadeAroundWideCodes) {
+  // k from 31 to 64: 64-bit codes up to 32, 128-bit codes beyond. Hand-made reads: N's that break
+  // k-mers, lower case, a reverse complement, palindromes (a k-mer equal to its reverse
+  // complement), and runs of T and G whose codes are the largest (all ones with --no-canonical
+  // at k = 32 and 64), next to reads of exactly k - 1, k and k + 1 bases.
+  std::string const base =
+      "GATCCTGACGTTAGCATGCCATTGACCGTAGGCTAACGTTGCAGTCCATGGATCAAGTCTGACTTGCAACGGTACCTAGTTCAGG"
+      "CATTAGCCGATGCTTAGGACCTGATCGA";
+  std::vector<std::string> reads = {
+      base,
+      reverse_complement(base),
+      lower_case(base.substr(0, 77)) + base.substr(77),
+      base.substr(0, 40) + "N" + base.substr(41, 50) + "n" + base.substr(92),
+      "ACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGT",
+      std::string(70, 'T') + "G" + std::string(66, 'G') + "t" + std::string(64, 'c'),
+      "AcGgTtCaNNNNAcGgTtCaAcGgTtCaAcGgTtCaAcGgTtCaAcGgTtCaAcGgTtCaAcGgTtCaAcGgTtCaAcGgTtCaAcG",
+  };
+  for (int k : {31, 32, 33, 63, 64}) {
+    for (int const length : {k - 1, k, k + 1}) {  // one read each of k-1, k and k+1 bases
+      reads.push_back(base.substr(3, static_cast<std::size_t>(length)));
+    }
+  }
+  write_file(path("hand.fa"), to_fasta(reads, 50));
+  for (int k : {31, 32, 33, 63, 64}) {
+    for (bool const canonical : {true, false}) {
+      SCOPED_TRACE("k = " + std::to_string(k) + (canonical ? "" : ", --no-canonical"));
+      std::uint64_t total = 0;
+      auto const expected = reference_kmers(reads, k, canonical, &total);
+      ASSERT_GT(expected.size(), 50u);
+      auto const result = run("count --kmer " + std::to_string(k) +
+                              (canonical ? "" : " --no-canonical") + " " + quote(path("hand.fa")));
+      EXPECT_SUCCESS(result);
+      EXPECT_TRUE(same_output(result.out, format_counts(expected)));
+      EXPECT_EQ(summary_numbers(result.err),
+                std::make_pair(total, static_cast<std::uint64_t>(expected.size())));
+    }
+  }
 }
 
 TEST_F(Cli, KmerMinCountAndTopWithTies) {
@@ -784,7 +829,7 @@ TEST_F(Cli, UsageErrors) {
   };
   usage_case const cases[] = {
       {"count --kmer 0" + file, "--kmer"},
-      {"count --kmer 33" + file, "--kmer"},
+      {"count --kmer 65" + file, "--kmer"},
       {"count --kmer -1" + file, "--kmer"},
       {"count --kmer abc" + file, "--kmer"},
       {"count" + file, "--kmer"},
@@ -805,7 +850,18 @@ TEST_F(Cli, UsageErrors) {
     expect_failure(run(c.args), 2, c.message);
   }
   // A usage error wins over bad input: nothing is read.
-  expect_failure(run("count --kmer 40 " + quote(path("missing.fa"))), 2, "--kmer");
+  expect_failure(run("count --kmer 70 " + quote(path("missing.fa"))), 2, "--kmer");
+}
+
+TEST_F(Cli, KmerLengthOutOfRangeSaysTheRange) {
+  write_file(path("r.fa"), ">r\nACGT\n");
+  for (char const* k : {"0", "65", "1000"}) {
+    SCOPED_TRACE(k);
+    auto const result = run("count --kmer " + std::string(k) + " " + quote(path("r.fa")));
+    expect_failure(result, 2, "--kmer must be between 1 and 64, got " + std::string(k));
+  }
+  auto const help = run("count --help");
+  EXPECT_NE(help.out.find("1 to 64"), std::string::npos) << help.out;
 }
 
 TEST_F(Cli, Help) {
@@ -836,7 +892,11 @@ pair_list parse_pairs(std::string const& text) {
   return pairs;
 }
 
-TEST_F(Cli, SameAsJellyfishOnBowtie2Reads) {
+/// The jellyfish comparison, once per k-mer length (64-bit codes up to 32, 128-bit beyond).
+class CliJellyfish : public Cli, public ::testing::WithParamInterface<int> {};
+
+TEST_P(CliJellyfish, SameAsJellyfishOnBowtie2Reads) {
+  int const k = GetParam();
   std::string const reads = BULKMAP_TEST_READS;
   if (std::system("command -v jellyfish >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "jellyfish is not installed (apt-get install jellyfish; scripts/deps does it)";
@@ -848,15 +908,15 @@ TEST_F(Cli, SameAsJellyfishOnBowtie2Reads) {
   write_file(path("reads.fq"), read_gzip(reads));
   std::string const jf = path("reads.jf").string();
   std::string const jf_out = path("jellyfish.txt").string();
-  std::string const command = "jellyfish count -m 21 -C -s 1M -t 2 -o " + quote(jf) + " " +
-                              quote(path("reads.fq")) + " && jellyfish dump -c -t " + quote(jf) +
-                              " >" + quote(jf_out);
+  std::string const command = "jellyfish count -m " + std::to_string(k) + " -C -s 1M -t 2 -o " +
+                              quote(jf) + " " + quote(path("reads.fq")) +
+                              " && jellyfish dump -c -t " + quote(jf) + " >" + quote(jf_out);
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   pair_list expected = parse_pairs(read_file(jf_out));
   std::sort(expected.begin(), expected.end());
   ASSERT_GT(expected.size(), 1000u) << "jellyfish found too few k-mers; is " << reads << " intact?";
 
-  auto const result = run("count --kmer 21 " + quote(reads));
+  auto const result = run("count --kmer " + std::to_string(k) + " " + quote(reads));
   EXPECT_SUCCESS(result);
   pair_list const actual = parse_pairs(result.out);
   // bulkmap writes k-mers in ascending order already; jellyfish's order is its hash order.
@@ -870,5 +930,10 @@ TEST_F(Cli, SameAsJellyfishOnBowtie2Reads) {
                   << (e != expected.end() ? e->first + " " + std::to_string(e->second) : "(end)");
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Kmer, CliJellyfish, ::testing::Values(21, 33, 45, 63),
+                         [](::testing::TestParamInfo<int> const& info) {
+                           return "k" + std::to_string(info.param);
+                         });
 
 }  // namespace
