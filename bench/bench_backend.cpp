@@ -1,7 +1,8 @@
 /**
  * @file bench_backend.cpp
  * @brief The backend's benchmarks, built by nvcc on cuda and by the host compiler on omp:
- *   - `bulkmap`: every workload on `bulkmap::device_map<Key, Key>`;
+ *   - `bulkmap`: every workload on `bulkmap::device_map<Key, Key>` (u32, u64), or
+ *     `device_map<unsigned __int128, std::uint64_t>` (u128: the CPU maps do not run it);
  *   - `thrust_sort_reduce`: counting by `thrust::sort` + `thrust::reduce_by_key`;
  *   - `gups`: the memory system's ceiling, one relaxed atomic add per key into a random slot of a
  *     table the size of the one bulkmap uses for the same workload.
@@ -24,6 +25,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "suite.hpp"
 
@@ -80,8 +82,12 @@ thrust::device_vector<Key> const& device_keys(key_spec const& spec) {
   return *slot;
 }
 
+/// The value type of the maps: the key type, or 64 bits for 16-byte keys (values hold 8 bytes).
 template <class Key>
-using map_type = bulkmap::device_map<Key, Key>;
+using value_type = std::conditional_t<sizeof(Key) <= 8, Key, std::uint64_t>;
+
+template <class Key>
+using map_type = bulkmap::device_map<Key, value_type<Key>>;
 
 /// An empty map sized the way workload `w` runs on it (so GUPS can use the same slot count).
 template <class Key>
@@ -97,8 +103,8 @@ map_type<Key> empty_map_for(workload const& w) {
 }
 
 struct odd_key {
-  template <class Key>
-  BULKMAP_HOST_DEVICE bool operator()(Key const& key, Key const&) const {
+  template <class Key, class T>
+  BULKMAP_HOST_DEVICE bool operator()(Key const& key, T const&) const {
     return (key & 1) != 0;
   }
 };
@@ -128,9 +134,10 @@ void run_bulkmap(benchmark::State& state, workload const& w) {
       break;
     case op::find: {
       fill();
-      thrust::device_vector<Key> found(n);
-      timed<device_timer>(state, n, nothing,
-                          [&] { map.find(keys.begin(), keys.end(), found.begin(), Key{0}); });
+      thrust::device_vector<value_type<Key>> found(n);
+      timed<device_timer>(state, n, nothing, [&] {
+        map.find(keys.begin(), keys.end(), found.begin(), value_type<Key>{0});
+      });
       break;
     }
     case op::erase:
@@ -152,6 +159,12 @@ void run_bulkmap(benchmark::State& state, workload const& w) {
   state.counters["slots"] = static_cast<double>(slots);
 }
 
+/// The order Thrust sorts keys by: its default (a radix sort), except for 16-byte keys on the
+/// host, where Thrust has no radix sort and takes a comparison.
+template <class Key>
+using thrust_order = std::conditional_t<sizeof(Key) == 16 && !bulkmap::backend_is_cuda,
+                                        bulkmap::key_less<Key>, thrust::less<Key>>;
+
 template <class Key>
 void run_thrust_count(benchmark::State& state, workload const& w) {
   auto const& keys = device_keys<Key>(w.keys);
@@ -161,7 +174,7 @@ void run_thrust_count(benchmark::State& state, workload const& w) {
   timed<device_timer>(
       state, n, [&] { thrust::copy(keys.begin(), keys.end(), sorted.begin()); },
       [&] {
-        thrust::sort(thrust::device, sorted.begin(), sorted.end());
+        thrust::sort(thrust::device, sorted.begin(), sorted.end(), thrust_order<Key>{});
         auto const ends = thrust::reduce_by_key(thrust::device, sorted.begin(), sorted.end(),
                                                 thrust::constant_iterator<Key>(1),
                                                 unique_keys.begin(), counts.begin());
@@ -170,15 +183,22 @@ void run_thrust_count(benchmark::State& state, workload const& w) {
   if (distinct != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
 }
 
-/// One GUPS update: a relaxed atomic add to the value word of a random slot.
+/**
+ * One GUPS update: a relaxed atomic add to the value word of a random slot. A slot is `stride`
+ * value words, as bulkmap's: key and value (2), or for 16-byte keys two key words, the value and
+ * padding (4); the value is the word after the key.
+ */
 template <class Key>
 struct gups_fn {
-  Key* slots;  // pairs of words: key, value
+  using word = value_type<Key>;
+  static constexpr std::size_t stride = sizeof(Key) <= 8 ? 2 : 4;
+  static constexpr std::size_t value_offset = sizeof(Key) <= 8 ? 1 : 2;
+  word* slots;
   std::uint64_t mask;
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     std::uint64_t const slot = bulkmap::fmix64(i) & mask;
-    cuda::atomic_ref<Key, cuda::thread_scope_device>(slots[2 * slot + 1])
-        .fetch_add(Key{1}, cuda::std::memory_order_relaxed);
+    cuda::atomic_ref<word, cuda::thread_scope_device>(slots[stride * slot + value_offset])
+        .fetch_add(word{1}, cuda::std::memory_order_relaxed);
   }
 };
 
@@ -186,7 +206,7 @@ template <class Key>
 void run_gups(benchmark::State& state, workload const& w) {
   std::size_t const n = w.keys.n;
   std::size_t const slots = empty_map_for<Key>(w).capacity();
-  thrust::device_vector<Key> table(2 * slots, Key{0});
+  thrust::device_vector<value_type<Key>> table(gups_fn<Key>::stride * slots, 0);
   gups_fn<Key> const fn{thrust::raw_pointer_cast(table.data()), slots - 1};
   timed<device_timer>(
       state, n, [] {},
@@ -214,6 +234,7 @@ void register_type(config const& cfg) {
 void register_backend_benchmarks(config const& cfg) {
   register_type<std::uint32_t>(cfg);
   register_type<std::uint64_t>(cfg);
+  register_type<unsigned __int128>(cfg);
 }
 
 std::string backend_name() { return bulkmap::backend_name; }

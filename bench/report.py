@@ -147,7 +147,7 @@ def plot(table, n, out_prefix, title):
         fig, ax = plt.subplots(figsize=(8, 5))
         for (peer, key_type), points in sorted(lines.items()):
             points.sort()
-            style = "-" if key_type == "u32" else "--"
+            style = {"u32": "-", "u64": "--"}.get(key_type, ":")
             width = 2.5 if peer == BULKMAP else 1.2
             ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o",
                     linewidth=width, label=f"{peer} {key_type}")

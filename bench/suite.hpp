@@ -53,10 +53,10 @@ std::size_t table_slots(std::size_t n);
  */
 std::vector<workload> workloads(std::size_t n);
 
-/// "u32" or "u64".
+/// "u32", "u64" or "u128".
 template <class Key>
 constexpr char const* type_name() {
-  return sizeof(Key) == 4 ? "u32" : "u64";
+  return sizeof(Key) == 4 ? "u32" : sizeof(Key) == 8 ? "u64" : "u128";
 }
 
 /// The keys a map must hold before `w` runs (find, erase, retain_half, drain, to_host).

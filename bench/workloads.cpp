@@ -54,8 +54,11 @@ Key key_of_rank(std::uint64_t r) {
     h *= 0xc2b2ae35U;
     h ^= h >> 16;
     return h;
-  } else {
+  } else if constexpr (sizeof(Key) == 8) {
     return bulkmap::fmix64(r);
+  } else {  // the low half alone is a bijection; the high half spreads the keys over 128 bits
+    return (static_cast<Key>(bulkmap::fmix64(r ^ 0x9e3779b97f4a7c15ULL)) << 64) |
+           bulkmap::fmix64(r);
   }
 }
 
@@ -191,5 +194,7 @@ template std::vector<std::uint32_t> const& keys<std::uint32_t>(key_spec const&);
 template std::vector<std::uint64_t> const& keys<std::uint64_t>(key_spec const&);
 template std::uint64_t distinct_count<std::uint32_t>(key_spec const&);
 template std::uint64_t distinct_count<std::uint64_t>(key_spec const&);
+template std::vector<unsigned __int128> const& keys<unsigned __int128>(key_spec const&);
+template std::uint64_t distinct_count<unsigned __int128>(key_spec const&);
 
 }  // namespace bulkmap_bench

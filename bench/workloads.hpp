@@ -35,7 +35,8 @@ struct key_spec {
 
 /**
  * @brief The batch described by `spec`, made on first use (on all cores) and kept for the rest of
- * the process, so every peer reads the same keys. Key is std::uint32_t or std::uint64_t.
+ * the process, so every peer reads the same keys. Key is std::uint32_t, std::uint64_t or
+ * unsigned __int128.
  */
 template <class Key>
 std::vector<Key> const& keys(key_spec const& spec);
