@@ -46,12 +46,35 @@ using u128 = unsigned __int128;
 
 /**
  * The key/value pairs every typed test runs over: 4-, 8- and 16-byte keys (which collide with
- * the table's sentinels), signed and unsigned, integral and floating values, and one 1-byte key.
+ * the table's sentinels), signed and unsigned, integral and floating values of 4, 8 and 16
+ * bytes, and one 1-byte key.
  */
-using map_types =
-    ::testing::Types<kv<std::uint32_t, std::uint32_t>, kv<std::uint64_t, std::uint64_t>,
-                     kv<std::int64_t, double>, kv<std::int32_t, float>,
-                     kv<std::int8_t, std::int64_t>, kv<u128, std::uint32_t>>;
+using map_types = ::testing::Types<kv<std::uint32_t, std::uint32_t>,
+                                   kv<std::uint64_t, std::uint64_t>, kv<std::int64_t, double>,
+                                   kv<std::int32_t, float>, kv<std::int8_t, std::int64_t>,
+                                   kv<u128, std::uint32_t>, kv<std::uint32_t, u128>>;
+
+/// `std::is_integral_v`, also for `unsigned __int128`.
+template <class U>
+inline constexpr bool is_int_v = std::is_integral_v<U> || std::is_same_v<U, u128>;
+
+/// `std::numeric_limits<U>::max()` and `lowest()`, also for `unsigned __int128`.
+template <class U>
+U max_value() {
+  if constexpr (std::is_same_v<U, u128>) {
+    return ~u128{0};
+  } else {
+    return std::numeric_limits<U>::max();
+  }
+}
+template <class U>
+U lowest_value() {
+  if constexpr (std::is_same_v<U, u128>) {
+    return 0;
+  } else {
+    return std::numeric_limits<U>::lowest();
+  }
+}
 
 /// `std::make_unsigned_t`, also for `unsigned __int128` (not an integral type in strict C++17).
 template <class U>
@@ -269,7 +292,9 @@ std::vector<Key> repeated(std::vector<Key> const& keys, std::size_t multiplicity
  */
 template <class T>
 T random_value(seeded_rng& rng) {
-  if constexpr (std::is_integral_v<T>) {
+  if constexpr (std::is_same_v<T, u128>) {
+    return random_key<u128>(rng);
+  } else if constexpr (std::is_integral_v<T>) {
     return static_cast<T>(static_cast<std::make_unsigned_t<T>>(rng()));
   } else {
     return static_cast<T>(static_cast<std::int64_t>(rng.below(std::uint64_t{1} << 24)) -
@@ -282,7 +307,7 @@ T random_value(seeded_rng& rng) {
 template <class T>
 T small_value(seeded_rng& rng) {
   auto const x = static_cast<std::int64_t>(rng.below(201));
-  if constexpr (std::is_unsigned_v<T>) return static_cast<T>(x);
+  if constexpr (!std::is_signed_v<T>) return static_cast<T>(x);
   return static_cast<T>(x - 100);
 }
 

@@ -56,7 +56,10 @@ BULKMAP_NAMESPACE_BEGIN
  * @tparam Key an integer of 1 to 8 bytes (not `bool`), `__int128`, `unsigned __int128`, or a
  * trivially copyable type of at most 16 bytes without padding bits that specializes
  * `bulkmap::hash` (`bulkmap::is_key_v`; hash.hpp has an example). Keys compare by their bits.
- * @tparam T integral or floating type of 4 or 8 bytes
+ * @tparam T an integer or floating type of 4 or 8 bytes, `__int128`, `unsigned __int128`, or a
+ * trivially copyable type of 4, 8 or 16 bytes without padding bits (`bulkmap::is_value_v`).
+ * 16-byte values are stored and folded with 128-bit compare-and-swap loops on sm_90 and later,
+ * under the slot's guard elsewhere; `value_ref::atomic()` is not available for them.
  * @tparam Hash callable on host and device as `std::uint64_t(Key)`; equal keys hash equally
  * @tparam KeyEqual `bulkmap::equal_to<Key>` (custom equality comes with the entry-API issue)
  */
@@ -67,9 +70,10 @@ class device_map {
       is_key_v<Key>,
       "bulkmap::device_map: Key must be an integer of 1 to 8 or 16 bytes (not bool), or "
       "a trivially copyable type of at most 16 bytes without padding (bulkmap::is_key_v)");
-  static_assert((std::is_integral_v<T> || std::is_floating_point_v<T>)&&!std::is_same_v<T, bool> &&
-                    (sizeof(T) == 4 || sizeof(T) == 8),
-                "bulkmap::device_map: T must be an integral or floating type of 4 or 8 bytes");
+  static_assert(is_value_v<T>,
+                "bulkmap::device_map: T must be an integer or floating type of 4 or 8 bytes, a "
+                "16-byte integer, or a trivially copyable type of 4, 8 or 16 bytes without padding "
+                "(bulkmap::is_value_v)");
   static_assert(std::is_same_v<KeyEqual, bulkmap::equal_to<Key>>,
                 "bulkmap::device_map: only bulkmap::equal_to<Key> is supported as KeyEqual");
 

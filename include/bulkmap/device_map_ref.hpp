@@ -65,8 +65,11 @@ class value_ref {
   /// The value, or nullptr when the table was full. Plain accesses race with other threads'.
   BULKMAP_HOST_DEVICE T* get() const { return value_; }
   /// The value as an atomic (device scope): `fetch_add`, `fetch_max`, `compare_exchange_*`, ...
-  /// Requires `*this` to be true.
+  /// Requires `*this` to be true, and a value of at most 8 bytes (16-byte values have no
+  /// `cuda::atomic_ref`; fold into them with `device_map_ref::insert_or_accumulate`).
   BULKMAP_HOST_DEVICE detail::atomic_ref_t<T> atomic() const {
+    static_assert(sizeof(T) <= 8,
+                  "value_ref::atomic: no atomic_ref for 16-byte values; use insert_or_accumulate");
     return detail::atomic_ref_t<T>(*value_);
   }
 
@@ -154,7 +157,7 @@ class device_map_ref {
                   "thrust::bit_or<T>; use device_map::insert_or_accumulate for other operators");
     detail::claim_result const r = table_.find_or_claim(key);
     if (r.index == detail::ref::npos) return bulkmap::status::full;
-    detail::atomic_fold(table_.slots[r.index].value, value, op);
+    detail::value_ops<typename view_type::slot_type>::fold(table_.slots[r.index], value, op);
     return r.claimed ? bulkmap::status::inserted : bulkmap::status::updated;
   }
 
@@ -219,7 +222,7 @@ class device_map_ref {
   }
 
   BULKMAP_HOST_DEVICE void store(std::uint64_t s, T const& value) const {
-    detail::atomic_ref_t<T>(table_.slots[s].value).store(value, cuda::std::memory_order_relaxed);
+    detail::value_ops<typename view_type::slot_type>::store(table_.slots[s], value);
   }
 
   view_type table_;

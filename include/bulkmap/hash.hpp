@@ -26,13 +26,14 @@
 namespace bulkmap {
 
 /**
- * @brief Whether `Key` is one of the integer key types: `char` to `long long` and their unsigned
- * forms, `__int128` and `unsigned __int128` (not `bool`). These hash, compare and print as numbers.
+ * @brief Whether `U` is an integer type: `char` to `long long` and their unsigned forms,
+ * `__int128` and `unsigned __int128` (not `bool`). Integer keys hash, compare and print as
+ * numbers.
  */
-template <class Key>
-inline constexpr bool is_integer_key_v =
-    (std::is_integral_v<Key> && !std::is_same_v<Key, bool>) || std::is_same_v<Key, __int128> ||
-    std::is_same_v<Key, unsigned __int128>;
+template <class U>
+inline constexpr bool is_integer_v =
+    (std::is_integral_v<U> && !std::is_same_v<U, bool>) || std::is_same_v<U, __int128> ||
+    std::is_same_v<U, unsigned __int128>;
 
 /**
  * @brief Whether `Key` can be a `device_map` key: an integer key type, or a trivially copyable
@@ -40,10 +41,21 @@ inline constexpr bool is_integer_key_v =
  * -0 differ in bits).
  */
 template <class Key>
-inline constexpr bool is_key_v = is_integer_key_v<Key> ||
+inline constexpr bool is_key_v = is_integer_v<Key> ||
                                  (sizeof(Key) <= 16 && std::is_trivially_copyable_v<Key> &&
                                   std::has_unique_object_representations_v<Key> &&
                                   !std::is_same_v<Key, bool>);
+
+/**
+ * @brief Whether `T` can be a `device_map` value: an integer or floating type of 4 or 8 bytes,
+ * `__int128`, `unsigned __int128`, or a trivially copyable type of 4, 8 or 16 bytes without
+ * padding bits (a struct of two counters, say). Values of 16 bytes take 128-bit atomics.
+ */
+template <class T>
+inline constexpr bool is_value_v =
+    !std::is_same_v<T, bool> && (sizeof(T) == 4 || sizeof(T) == 8 || sizeof(T) == 16) &&
+    (std::is_arithmetic_v<T> || is_integer_v<T> ||
+     (std::is_trivially_copyable_v<T> && std::has_unique_object_representations_v<T>));
 
 /// The unsigned integer holding a key's bits: 32, 64 or 128 bits, the smallest that fits.
 template <class Key>
@@ -59,9 +71,9 @@ template <class Key>
 BULKMAP_HOST_DEVICE inline key_word_t<Key> key_bits(Key const& key) noexcept {
   static_assert(is_key_v<Key>, "bulkmap::key_bits: not a key type (see bulkmap::is_key_v)");
   using word = key_word_t<Key>;
-  if constexpr (is_integer_key_v<Key> && sizeof(Key) == 16) {
+  if constexpr (is_integer_v<Key> && sizeof(Key) == 16) {
     return static_cast<word>(key);
-  } else if constexpr (is_integer_key_v<Key>) {
+  } else if constexpr (is_integer_v<Key>) {
     return static_cast<word>(static_cast<std::make_unsigned_t<Key>>(key));
   } else {
     word w = 0;
@@ -73,7 +85,7 @@ BULKMAP_HOST_DEVICE inline key_word_t<Key> key_bits(Key const& key) noexcept {
 /// The key whose bits `key_bits` returned: its inverse. O(1).
 template <class Key>
 BULKMAP_HOST_DEVICE inline Key key_from_bits(key_word_t<Key> w) noexcept {
-  if constexpr (is_integer_key_v<Key>) {
+  if constexpr (is_integer_v<Key>) {
     return static_cast<Key>(w);
   } else {
     Key key;
@@ -102,11 +114,11 @@ BULKMAP_HOST_DEVICE constexpr std::uint64_t fmix64(std::uint64_t x) noexcept {
  * Rust counterpart: `std::hash::BuildHasher` (`RandomState`); unlike Rust, it is not seeded, so
  * hashes and probe sequences are the same in every run.
  * Other key types (structs) specialize `bulkmap::hash` themselves; see the file's example.
- * @tparam Key an integer key type (`is_integer_key_v`)
+ * @tparam Key an integer key type (`is_integer_v`)
  */
 template <class Key>
 struct hash {
-  static_assert(is_integer_key_v<Key>,
+  static_assert(is_integer_v<Key>,
                 "bulkmap::hash: the default hash takes integer keys; specialize bulkmap::hash<Key> "
                 "for other key types (hash.hpp shows how)");
   BULKMAP_HOST_DEVICE constexpr std::uint64_t operator()(Key const& key) const noexcept {
@@ -140,7 +152,7 @@ struct equal_to {
 template <class Key>
 struct key_less {
   BULKMAP_HOST_DEVICE bool operator()(Key const& a, Key const& b) const noexcept {
-    if constexpr (is_integer_key_v<Key>) {
+    if constexpr (is_integer_v<Key>) {
       return a < b;
     } else {
       return key_bits(a) < key_bits(b);

@@ -185,31 +185,33 @@ class host_mirror {
   }
 
   /**
-   * @brief Prints `{k: v, k: v}` in ascending key order. Integer keys print in decimal (those
-   * of one byte as numbers too), other keys as `0x` and the hex digits of their `key_bits`.
+   * @brief Prints `{k: v, k: v}` in ascending key order. Numbers print in decimal (those of one
+   * byte as numbers too), other keys and values as `0x` and the hex digits of their `key_bits`.
    * Rust: `Debug for HashMap` (`{:?}`). O(n).
    */
   friend std::ostream& operator<<(std::ostream& os, host_mirror const& mirror) {
     os << '{';
     for (size_type i = 0; i < mirror.size(); ++i) {
       if (i != 0) os << ", ";
-      print_key(os, mirror.keys_[i]);
-      os << ": " << +mirror.values_[i];
+      print(os, mirror.keys_[i]);
+      os << ": ";
+      print(os, mirror.values_[i]);
     }
     return os << '}';
   }
 
  private:
-  static void print_key(std::ostream& os, Key const& key) {
-    if constexpr (is_integer_key_v<Key> && sizeof(Key) <= 8) {
-      os << +key;
+  template <class U>
+  static void print(std::ostream& os, U const& x) {
+    if constexpr (std::is_arithmetic_v<U> && sizeof(U) <= 8) {  // __int128 too, in GNU modes
+      os << +x;
     } else {
       // No operator<< for 128-bit integers: digits by hand, least significant first.
       char digits[40];
       int n = 0;
-      bool const integer = is_integer_key_v<Key>;
-      bool const negative = integer && key_less<Key>{}(key, key_from_bits<Key>(0));
-      auto bits = key_bits(key);
+      bool const integer = is_integer_v<U>;
+      bool const negative = integer && key_less<U>{}(x, key_from_bits<U>(0));
+      auto bits = key_bits(x);
       if (negative) bits = ~bits + 1;  // the magnitude, two's complement
       unsigned const base = integer ? 10 : 16;
       do {

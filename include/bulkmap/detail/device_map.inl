@@ -360,7 +360,8 @@ void device_map<Key, T, Hash, KeyEqual>::write_other_values(ValueIt values, size
     detail::launch("tag", n, detail::tag_fn<view_type>{v, refs, true, false});
     detail::launch("elect", n, detail::elect_fn<view_type>{v, refs, true, false});
     detail::launch("write", n, detail::write_fn<view_type, ValueIt>{v, values, refs});
-  } else if (rule == order_rule::fold) {
+  } else if constexpr (!std::is_same_v<Op, detail::no_fold>) {
+    if (rule != order_rule::fold) return;
     if (backend_is_cuda && detail::concentrated(refs, n)) {
       detail::launch("accumulate", n,
                      detail::fold_fn<view_type, ValueIt, Op, true>{v, values, refs, op});
@@ -517,7 +518,7 @@ template <class KeyIt, class ValueIt>
 auto device_map<Key, T, Hash, KeyEqual>::insert(KeyIt keys_first, KeyIt keys_last,
                                                 ValueIt values_first) -> size_type {
   return apply_in_chunks(keys_first, keys_last, values_first, order_rule::first_wins,
-                         thrust::plus<T>{}, thrust::make_discard_iterator());
+                         detail::no_fold{}, thrust::make_discard_iterator());
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
@@ -534,7 +535,7 @@ template <class KeyIt, class ValueIt, class FlagIt>
 auto device_map<Key, T, Hash, KeyEqual>::insert(KeyIt keys_first, KeyIt keys_last,
                                                 ValueIt values_first, FlagIt new_out) -> size_type {
   return apply_in_chunks(keys_first, keys_last, values_first, order_rule::first_wins,
-                         thrust::plus<T>{}, new_out);
+                         detail::no_fold{}, new_out);
 }
 
 template <class Key, class T, class Hash, class KeyEqual>
@@ -573,7 +574,7 @@ template <class KeyIt, class ValueIt>
 auto device_map<Key, T, Hash, KeyEqual>::insert_or_assign(KeyIt keys_first, KeyIt keys_last,
                                                           ValueIt values_first) -> size_type {
   return apply_in_chunks(keys_first, keys_last, values_first, order_rule::last_wins,
-                         thrust::plus<T>{}, thrust::make_discard_iterator());
+                         detail::no_fold{}, thrust::make_discard_iterator());
 }
 
 template <class Key, class T, class Hash, class KeyEqual>

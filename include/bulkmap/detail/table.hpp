@@ -44,23 +44,46 @@ struct key_traits {
   BULKMAP_HOST_DEVICE static constexpr bool is_sentinel(word w) noexcept { return w >= tombstone; }
 };
 
+/**
+ * How a slot is laid out: `plain`, a key word and a value; `wide_key`, a 16-byte key word, the
+ * value and a guard word; `wide_value`, a key word of at most 8 bytes, a guard word and a 16-byte
+ * value. The guard (see key_word_ops and value_ops) fills padding that 16-byte alignment leaves,
+ * so a slot of a 16-byte key or value is 32 bytes (48 when both are 16 bytes).
+ */
+enum class slot_layout { plain, wide_key, wide_value };
+
+template <class Key, class T>
+inline constexpr slot_layout layout_of = key_traits<Key>::wide
+                                             ? slot_layout::wide_key
+                                             : (sizeof(T) == 16 ? slot_layout::wide_value
+                                                                : slot_layout::plain);
+
+/// Alignment of a slot's value: 16 for 16-byte values (for 128-bit atomics), else the type's.
+template <class T>
+inline constexpr std::size_t value_alignment = sizeof(T) == 16 ? 16 : alignof(T);
+
 /// One slot: a key word and its value, array of structs.
-template <class Key, class T, bool Wide = key_traits<Key>::wide>
+template <class Key, class T, slot_layout Layout = layout_of<Key, T>>
 struct slot {
   typename key_traits<Key>::word key;
   T value;
 };
 
-/**
- * A slot of a 16-byte key: the key word as two 64-bit halves (low first, the layout of an
- * `unsigned __int128`) and a guard word for the portable protocol of key_word_ops. The guard
- * fits in the padding the 16-byte alignment leaves after a value of up to 8 bytes.
- */
+/// A slot of a 16-byte key: the key word as two 64-bit halves (low first, the layout of an
+/// `unsigned __int128`), the value and the guard.
 template <class Key, class T>
-struct slot<Key, T, true> {
+struct slot<Key, T, slot_layout::wide_key> {
   alignas(16) std::uint64_t key[2];
-  T value;
+  alignas(value_alignment<T>) T value;
   std::uint32_t guard;
+};
+
+/// A slot of a 16-byte value and a key of at most 8 bytes.
+template <class Key, class T>
+struct slot<Key, T, slot_layout::wide_value> {
+  typename key_traits<Key>::word key;
+  std::uint32_t guard;
+  alignas(16) T value;
 };
 
 /**
@@ -69,14 +92,14 @@ struct slot<Key, T, true> {
  * Words of 4 and 8 bytes use the hardware's atomics. 16-byte words:
  * - **On a GPU of compute capability 9.0 or later:** one 128-bit compare-and-swap
  *   (`atom.cas.b128`) and one 128-bit load (`ld.relaxed.gpu.b128`); the guard is unused.
- * - **Elsewhere (the omp backend, GPUs before sm_90):** a sequence lock in the slot's guard word.
- *   A writer takes the guard from even to odd with a 32-bit compare-and-swap, writes the two
- *   halves and releases the guard at the next even number. A reader reads the guard, the halves
- *   and the guard again, and retries until the guard was even and unchanged, so it never sees a
- *   half-written key. A slot's key changes at most a few times (empty, key, tombstone), so
- *   readers rarely retry and writers rarely wait.
+ * - **Elsewhere (the omp backend, GPUs before sm_90):** a sequence lock in the slot's guard word
+ *   (`slot_guard`). A writer takes the guard from even to odd with a 32-bit compare-and-swap,
+ *   writes the two halves and releases the guard at the next even number. A reader reads the
+ *   guard, the halves and the guard again, and retries until the guard was even and unchanged,
+ *   so it never sees a half-written key. A slot's key changes at most a few times (empty, key,
+ *   tombstone), so readers rarely retry and writers rarely wait.
  */
-template <class Slot>
+template <class Slot, bool Wide = sizeof(Slot::key) == 16>
 struct key_word_ops {
   using word = decltype(Slot::key);
 
@@ -91,82 +114,120 @@ struct key_word_ops {
   BULKMAP_HOST_DEVICE static void store_unshared(Slot& s, word w) noexcept { s.key = w; }
 };
 
-template <class Key, class T>
-struct key_word_ops<slot<Key, T, true>> {
-  using Slot = slot<Key, T, true>;
-  using word = unsigned __int128;
+/// Whether this code runs where 16-byte words have native atomics (a GPU of sm_90 or later).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define BULKMAP_NATIVE_ATOMIC128 1
+#endif
 
-  BULKMAP_HOST_DEVICE static word join(std::uint64_t low, std::uint64_t high) noexcept {
-    return (static_cast<word>(high) << 64) | low;
+/**
+ * The guard word of a slot with a 16-byte key or value, where 128-bit atomics are not native: a
+ * sequence lock. `lock` waits for an even value and makes it odd; `unlock` makes it even again,
+ * one step on. Readers compare the values before and after their reads (`stable`).
+ */
+struct slot_guard {
+  atomic_ref_t<std::uint32_t> word;
+
+  BULKMAP_HOST_DEVICE explicit slot_guard(std::uint32_t& w) noexcept : word(w) {}
+  /// Takes the lock; returns the even value it found.
+  BULKMAP_HOST_DEVICE std::uint32_t lock() const noexcept {
+    std::uint32_t g = word.load(cuda::std::memory_order_relaxed);
+    for (;;) {
+      if (g & 1u) {
+        g = word.load(cuda::std::memory_order_relaxed);
+      } else if (word.compare_exchange_weak(g, g + 1, cuda::std::memory_order_acquire,
+                                            cuda::std::memory_order_relaxed)) {
+        return g;
+      }
+    }
   }
+  /// Releases the lock taken at `g`.
+  BULKMAP_HOST_DEVICE void unlock(std::uint32_t g) const noexcept {
+    word.store(g + 2, cuda::std::memory_order_release);
+  }
+  /// An even guard value to read under (waits out a writer).
+  BULKMAP_HOST_DEVICE std::uint32_t read_begin() const noexcept {
+    for (;;) {
+      std::uint32_t const g = word.load(cuda::std::memory_order_acquire);
+      if (!(g & 1u)) return g;
+    }
+  }
+  /// Whether no writer came between `read_begin` (which returned `g`) and now.
+  BULKMAP_HOST_DEVICE bool stable(std::uint32_t g) const noexcept {
+    cuda::atomic_thread_fence(cuda::std::memory_order_acquire, cuda::thread_scope_device);
+    return word.load(cuda::std::memory_order_relaxed) == g;
+  }
+};
+
+/// The 16 bytes at `p` (16-aligned), read as two relaxed 64-bit atomic loads.
+BULKMAP_HOST_DEVICE inline unsigned __int128 load_halves(void* p) noexcept {
+  auto* h = static_cast<std::uint64_t*>(p);
+  auto const low = atomic_ref_t<std::uint64_t>(h[0]).load(cuda::std::memory_order_relaxed);
+  auto const high = atomic_ref_t<std::uint64_t>(h[1]).load(cuda::std::memory_order_relaxed);
+  return (static_cast<unsigned __int128>(high) << 64) | low;
+}
+
+/// Writes the 16 bytes at `p` (16-aligned) as two relaxed 64-bit atomic stores.
+BULKMAP_HOST_DEVICE inline void store_halves(void* p, unsigned __int128 w) noexcept {
+  auto* h = static_cast<std::uint64_t*>(p);
+  atomic_ref_t<std::uint64_t>(h[0]).store(static_cast<std::uint64_t>(w),
+                                          cuda::std::memory_order_relaxed);
+  atomic_ref_t<std::uint64_t>(h[1]).store(static_cast<std::uint64_t>(w >> 64),
+                                          cuda::std::memory_order_relaxed);
+}
+
+#if defined(BULKMAP_NATIVE_ATOMIC128)
+/// One 128-bit relaxed load (`ld.relaxed.gpu.b128`) of the 16 bytes at `p` (16-aligned).
+__device__ inline unsigned __int128 load128(void const* p) noexcept {
+  std::uint64_t low, high;
+  asm volatile("{\n\t.reg .b128 w;\n\tld.relaxed.gpu.b128 w, [%2];\n\tmov.b128 {%0, %1}, w;\n\t}"
+               : "=l"(low), "=l"(high)
+               : "l"(p)
+               : "memory");
+  return (static_cast<unsigned __int128>(high) << 64) | low;
+}
+#endif
+
+template <class Slot>
+struct key_word_ops<Slot, true> {
+  using word = unsigned __int128;
 
   BULKMAP_HOST_DEVICE static word load(Slot const& cs) noexcept {
     Slot& s = const_cast<Slot&>(cs);
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    std::uint64_t low, high;
-    asm volatile("{\n\t.reg .b128 w;\n\tld.relaxed.gpu.b128 w, [%2];\n\tmov.b128 {%0, %1}, w;\n\t}"
-                 : "=l"(low), "=l"(high)
-                 : "l"(s.key)
-                 : "memory");
-    return join(low, high);
+#if defined(BULKMAP_NATIVE_ATOMIC128)
+    return load128(s.key);
 #else
-    atomic_ref_t<std::uint32_t> const guard(s.guard);
+    slot_guard const guard(s.guard);
     for (;;) {
-      std::uint32_t const before = guard.load(cuda::std::memory_order_acquire);
-      if (before & 1u) continue;  // a writer holds the slot
-      word const w = read_halves(s);
-      cuda::atomic_thread_fence(cuda::std::memory_order_acquire, cuda::thread_scope_device);
-      if (guard.load(cuda::std::memory_order_relaxed) == before) return w;
+      std::uint32_t const g = guard.read_begin();
+      word const w = load_halves(s.key);
+      if (guard.stable(g)) return w;
     }
 #endif
   }
 
   BULKMAP_HOST_DEVICE static bool compare_exchange(Slot& s, word& expected, word desired) noexcept {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#if defined(BULKMAP_NATIVE_ATOMIC128)
     word const old = atomicCAS(reinterpret_cast<word*>(s.key), expected, desired);
-    if (old == expected) return true;
-    expected = old;
-    return false;
 #else
     word const seen = load(s);
     if (seen != expected) {  // fails without taking the guard
       expected = seen;
       return false;
     }
-    atomic_ref_t<std::uint32_t> const guard(s.guard);
-    std::uint32_t g = guard.load(cuda::std::memory_order_relaxed);
-    for (;;) {
-      if (g & 1u) {
-        g = guard.load(cuda::std::memory_order_relaxed);
-      } else if (guard.compare_exchange_weak(g, g + 1, cuda::std::memory_order_acquire,
-                                             cuda::std::memory_order_relaxed)) {
-        break;
-      }
-    }
-    word const current = read_halves(s);
-    bool const same = current == expected;
-    if (same) {
-      atomic_ref_t<std::uint64_t>(s.key[0]).store(static_cast<std::uint64_t>(desired),
-                                                  cuda::std::memory_order_relaxed);
-      atomic_ref_t<std::uint64_t>(s.key[1]).store(static_cast<std::uint64_t>(desired >> 64),
-                                                  cuda::std::memory_order_relaxed);
-    } else {
-      expected = current;
-    }
-    guard.store(g + 2, cuda::std::memory_order_release);
-    return same;
+    slot_guard const guard(s.guard);
+    std::uint32_t const g = guard.lock();
+    word const old = load_halves(s.key);
+    if (old == expected) store_halves(s.key, desired);
+    guard.unlock(g);
 #endif
+    if (old == expected) return true;
+    expected = old;
+    return false;
   }
 
   BULKMAP_HOST_DEVICE static void store_unshared(Slot& s, word w) noexcept {
     s.key[0] = static_cast<std::uint64_t>(w);
     s.key[1] = static_cast<std::uint64_t>(w >> 64);
-  }
-
- private:
-  BULKMAP_HOST_DEVICE static word read_halves(Slot& s) noexcept {
-    return join(atomic_ref_t<std::uint64_t>(s.key[0]).load(cuda::std::memory_order_relaxed),
-                atomic_ref_t<std::uint64_t>(s.key[1]).load(cuda::std::memory_order_relaxed));
   }
 };
 

@@ -1,10 +1,11 @@
 /**
  * @file accumulate.hpp
- * @brief Folding a value into a slot with a binary operator, atomically.
+ * @brief Writing a slot's value atomically: stores, and folds with a binary operator.
  *
- * `thrust::plus`, `bit_or`, `minimum` and `maximum` map to one atomic read-modify-write; any other
- * operator runs a compare-and-swap loop. `plus` and `bit_or` have the identity zero, which is
- * the value of every new slot, so insert-or-accumulate with them needs no ordering pass.
+ * Values of 4 and 8 bytes: `thrust::plus`, `bit_or`, `minimum` and `maximum` map to one atomic
+ * read-modify-write; any other operator runs a compare-and-swap loop. `plus` and `bit_or` have
+ * the identity zero, which is the value of every new slot, so insert-or-accumulate with them
+ * needs no ordering pass. 16-byte values: see `value_ops`.
  */
 #pragma once
 
@@ -20,15 +21,20 @@ template <class Op, template <class> class Functor, class T>
 inline constexpr bool is_functor_v =
     std::is_same_v<Op, Functor<T>> || std::is_same_v<Op, Functor<void>>;
 
+/// The operator of the insertions that fold nothing (`insert`, `insert_or_assign`): never called.
+struct no_fold {};
+
 /// True when `Op` has the identity zero, so a new slot (value zero) can be folded into directly.
 template <class Op, class T>
 inline constexpr bool has_zero_identity_v = is_functor_v<Op, thrust::plus, T> ||
-                                            (std::is_integral_v<T> &&
+                                            (is_integer_v<T> &&
                                              is_functor_v<Op, thrust::bit_or, T>);
 
-/// True when folds with `Op` can be taken back exactly: integer `plus`, by adding `-v` (wraps).
+/// True when folds with `Op` can be taken back exactly: integer `plus` of at most 8 bytes, by
+/// adding `-v` (wraps).
 template <class Op, class T>
-inline constexpr bool is_reversible_v = is_functor_v<Op, thrust::plus, T>&& std::is_integral_v<T>;
+inline constexpr bool is_reversible_v = is_functor_v<Op, thrust::plus, T>&& std::is_integral_v<T> &&
+                                        sizeof(T) <= 8;
 
 /// `-v` in T's arithmetic (modulo 2^bits for unsigned T), to take back an integer `plus`.
 template <class T>
@@ -79,6 +85,76 @@ BULKMAP_HOST_DEVICE void grouped_fold(T& target, T v, Op op) {
 }
 
 /**
+ * @brief Atomic stores and folds of a slot's value.
+ *
+ * Values of 4 and 8 bytes: `cuda::atomic_ref` (`atomic_fold`; `Grouped`: `grouped_fold`).
+ * 16-byte values: on a GPU of sm_90 or later, a loop of 128-bit compare-and-swaps; elsewhere,
+ * under the slot's guard (`slot_guard`, the lock side of the key's sequence lock).
+ */
+template <class Slot, bool Wide = sizeof(Slot::value) == 16>
+struct value_ops {
+  using T = decltype(Slot::value);
+
+  BULKMAP_HOST_DEVICE static void store(Slot& s, T const& v) noexcept {
+    atomic_ref_t<T>(s.value).store(v, cuda::std::memory_order_relaxed);
+  }
+  template <bool Grouped = false, class Op>
+  BULKMAP_HOST_DEVICE static void fold(Slot& s, T const& v, Op op) {
+    if constexpr (Grouped) {
+      grouped_fold(s.value, v, op);
+    } else {
+      atomic_fold(s.value, v, op);
+    }
+  }
+};
+
+template <class Slot>
+struct value_ops<Slot, true> {
+  using T = decltype(Slot::value);
+  using word = unsigned __int128;
+
+  BULKMAP_HOST_DEVICE static word bits(T const& v) noexcept {
+    word w;
+    memcpy(&w, &v, sizeof(T));
+    return w;
+  }
+  BULKMAP_HOST_DEVICE static T from_bits(word w) noexcept {
+    T v;
+    memcpy(&v, &w, sizeof(T));
+    return v;
+  }
+
+  BULKMAP_HOST_DEVICE static void store(Slot& s, T const& v) noexcept {
+    update(s, [&](T const&) { return v; });
+  }
+  /// Grouping applies to values of at most 8 bytes only (warp shuffles); ignored here.
+  template <bool Grouped = false, class Op>
+  BULKMAP_HOST_DEVICE static void fold(Slot& s, T const& v, Op op) {
+    update(s, [&](T const& current) { return static_cast<T>(op(current, v)); });
+  }
+
+ private:
+  /// `s.value = f(s.value)`, atomically.
+  template <class F>
+  BULKMAP_HOST_DEVICE static void update(Slot& s, F f) {
+#if defined(BULKMAP_NATIVE_ATOMIC128)
+    auto* const p = reinterpret_cast<word*>(&s.value);
+    word old = load128(p);
+    for (;;) {
+      word const seen = atomicCAS(p, old, bits(f(from_bits(old))));
+      if (seen == old) return;
+      old = seen;
+    }
+#else
+    slot_guard const guard(s.guard);
+    std::uint32_t const g = guard.lock();
+    store_halves(&s.value, bits(f(from_bits(load_halves(&s.value)))));
+    guard.unlock(g);
+#endif
+  }
+};
+
+/**
  * Folds value i into the slot its ref names, unless input i wrote that slot's first value
  * (`ref::winner`, see insert.hpp). With an `Op` whose identity is zero no input is a writer,
  * and this one pass is the whole accumulation. `Grouped`: through `grouped_fold`, worth its
@@ -94,12 +170,8 @@ struct fold_fn {
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     using T = typename View::value_type;
     if (refs[i] & ref::winner) return;
-    T& target = table.slots[refs[i] & ref::index_mask].value;
-    if constexpr (Grouped) {
-      grouped_fold(target, static_cast<T>(values[i]), op);
-    } else {
-      atomic_fold(target, static_cast<T>(values[i]), op);
-    }
+    value_ops<typename View::slot_type>::template fold<Grouped>(
+        table.slots[refs[i] & ref::index_mask], static_cast<T>(values[i]), op);
   }
 };
 

@@ -46,7 +46,7 @@ struct value_at_fn {
  * the comparison sort.
  */
 template <class Key>
-using key_order = std::conditional_t<is_integer_key_v<Key> && sizeof(Key) <= 8 &&
+using key_order = std::conditional_t<is_integer_v<Key> && sizeof(Key) <= 8 &&
                                          (backend_is_cuda || std::is_unsigned_v<Key>),
                                      thrust::less<Key>, bulkmap::key_less<Key>>;
 

@@ -34,7 +34,7 @@ BULKMAP_HOST_DEVICE bool free_slot(View const& table, std::uint64_t s) {
   }
   if (expected != traits::side_occupied) return false;
   if (!View::key_ops::compare_exchange(table.slots[s], expected, traits::empty)) return false;
-  atomic_ref_t<T>(table.slots[s].value).store(T{}, cuda::std::memory_order_relaxed);
+  value_ops<typename View::slot_type>::store(table.slots[s], T{});
   return true;
 }
 

@@ -46,8 +46,7 @@ struct zero_fn {
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     using T = typename View::value_type;
-    atomic_ref_t<T>(table.slots[refs[i] & ref::index_mask].value)
-        .store(T{}, cuda::std::memory_order_relaxed);
+    value_ops<typename View::slot_type>::store(table.slots[refs[i] & ref::index_mask], T{});
   }
 };
 
@@ -95,8 +94,8 @@ struct write_fn {
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     using T = typename View::value_type;
     if (!(refs[i] & ref::winner)) return;
-    atomic_ref_t<T>(table.slots[refs[i] & ref::index_mask].value)
-        .store(static_cast<T>(values[i]), cuda::std::memory_order_relaxed);
+    value_ops<typename View::slot_type>::store(table.slots[refs[i] & ref::index_mask],
+                                               static_cast<T>(values[i]));
   }
 };
 

@@ -70,7 +70,17 @@ struct free_flagged_fn {
   }
 };
 
-/// Whether the table holds pair i of (keys, values) with an equal value (`==` on values).
+/// Value equality of `operator==`: `==` for arithmetic values, equal bits for the others.
+template <class T>
+BULKMAP_HOST_DEVICE bool values_equal(T const& a, T const& b) {
+  if constexpr (std::is_arithmetic_v<T> || is_integer_v<T>) {
+    return a == b;
+  } else {
+    return key_bits(a) == key_bits(b);  // the bits of a value without padding
+  }
+}
+
+/// Whether the table holds pair i of (keys, values) with an equal value (`values_equal`).
 template <class View, class KeyIt, class ValueIt>
 struct holds_pair_fn {
   View table;
@@ -78,8 +88,9 @@ struct holds_pair_fn {
   ValueIt values;
 
   BULKMAP_HOST_DEVICE bool operator()(std::uint64_t i) const {
+    using T = typename View::value_type;
     std::uint64_t const s = table.find(keys[i]);
-    return s != ref::npos && table.slots[s].value == values[i];
+    return s != ref::npos && values_equal<T>(table.slots[s].value, values[i]);
   }
 };
 
