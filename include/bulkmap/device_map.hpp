@@ -51,7 +51,8 @@ BULKMAP_NAMESPACE_BEGIN
  *
  * Keys of 16 bytes take 32-byte slots; on GPUs before sm_90 and on the omp backend they are
  * claimed under a per-slot sequence lock (see `detail::key_word_ops`), elsewhere with one 128-bit
- * compare-and-swap.
+ * compare-and-swap. The README's "Memory" section gives each call's temporary device memory
+ * (at most 8 bytes per input for insertions, in chunks of 2^22 inputs).
  *
  * @tparam Key an integer of 1 to 8 bytes (not `bool`), `__int128`, `unsigned __int128`, or a
  * trivially copyable type of at most 16 bytes without padding bits that specializes
