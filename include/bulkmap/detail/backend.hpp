@@ -143,7 +143,9 @@ class host_output {
 template <class T>
 std::vector<T> to_std_vector(thrust::device_vector<T> const& d) {
   std::vector<T> h(d.size());
-  thrust::copy(d.begin(), d.end(), h.begin());
+  // Nothing to copy into an empty vector: Thrust would still bind a reference to its null data,
+  // which UBSan reports.
+  if (!h.empty()) thrust::copy(d.begin(), d.end(), h.begin());
   return h;
 }
 
