@@ -12,11 +12,13 @@
  */
 #pragma once
 
+#include <thrust/device_allocator.h>
 #include <thrust/device_vector.h>
 #include <thrust/functional.h>
 
 #include <array>
 #include <bulkmap/config.hpp>
+#include <bulkmap/detail/backend.hpp>
 #include <bulkmap/detail/table.hpp>
 #include <bulkmap/device_map_ref.hpp>
 #include <bulkmap/error.hpp>
@@ -63,9 +65,19 @@ BULKMAP_NAMESPACE_BEGIN
  * under the slot's guard elsewhere; `value_ref::atomic()` is not available for them.
  * @tparam Hash callable on host and device as `std::uint64_t(Key)`; equal keys hash equally
  * @tparam KeyEqual `bulkmap::equal_to<Key>` (custom equality comes with the entry-API issue)
+ * @tparam Allocator where the map's device memory comes from: a Thrust-style device allocator
+ * (`thrust::device_allocator`, or `thrust::mr::allocator` over a memory resource such as a
+ * `thrust::mr::disjoint_unsynchronized_pool_resource`), rebound by the map to each element type.
+ * It allocates the slots, every call's temporaries and Thrust's scratch for them; the vectors
+ * handed to the caller (`keys()`, `values()`, `drain()`, `extract_if`) use
+ * `thrust::device_allocator`, so they may outlive the allocator. A stateful allocator is copied
+ * into each of those uses; its copies must share one source of memory, and allocators that
+ * compare unequal must propagate on move assignment and swap, as `thrust::mr::allocator` does.
+ * A `std::bad_alloc` it throws surfaces as `bulkmap::out_of_memory`, with the call's usual
+ * guarantee. Rust counterpart: the `A: Allocator` parameter of `HashMap<K, V, S, A>`.
  */
 template <class Key, class T, class Hash = bulkmap::hash<Key>,
-          class KeyEqual = bulkmap::equal_to<Key>>
+          class KeyEqual = bulkmap::equal_to<Key>, class Allocator = thrust::device_allocator<char>>
 class device_map {
   static_assert(
       is_key_v<Key>,
@@ -84,6 +96,7 @@ class device_map {
   using size_type = std::size_t;
   using hasher = Hash;
   using key_equal = KeyEqual;
+  using allocator_type = Allocator;
 
   /// Default max load factor: half the slots, which keeps linear probes short.
   static constexpr double default_max_load_factor = 0.5;
@@ -93,11 +106,21 @@ class device_map {
    * Rust: `HashMap::with_capacity(n)`. Allocates `capacity()` slots (at least 16), O(capacity).
    * @param n number of keys the map holds without growing
    * @param max_load_factor fraction of slots the map fills before it grows, in (0, 1)
+   * @param alloc the allocator for all of the map's device memory (see `Allocator`); Rust:
+   * `HashMap::with_capacity_and_hasher_in(n, hasher, alloc)`
    * @throw std::invalid_argument if `max_load_factor` is not in (0, 1)
    * @throw bulkmap::out_of_memory if the slots cannot be allocated. Waits for completion.
    */
   explicit device_map(size_type n = 0, double max_load_factor = default_max_load_factor,
-                      Hash const& hash = Hash{}, KeyEqual const& equal = KeyEqual{});
+                      Hash const& hash = Hash{}, KeyEqual const& equal = KeyEqual{},
+                      Allocator const& alloc = Allocator{});
+
+  /**
+   * @brief An empty map of the smallest capacity whose memory comes from `alloc`.
+   * Rust: `HashMap::new_in(alloc)`. Errors and waiting as the constructor above.
+   */
+  explicit device_map(Allocator const& alloc)
+      : device_map(0, default_max_load_factor, Hash{}, KeyEqual{}, alloc) {}
 
   device_map(device_map&&) noexcept = default;
   device_map& operator=(device_map&&) noexcept = default;
@@ -135,6 +158,8 @@ class device_map {
   [[nodiscard]] hasher hash_function() const { return hash_; }
   /// A copy of the map's key equality. No Rust counterpart (C++ `unordered_map::key_eq`). O(1).
   [[nodiscard]] key_equal key_eq() const { return equal_; }
+  /// A copy of the map's allocator. Rust: `allocator()`. O(1).
+  [[nodiscard]] allocator_type get_allocator() const { return alloc_; }
 
   /**
    * @brief Makes room for at least `additional` more keys without growing.
@@ -501,8 +526,10 @@ class device_map {
   template <class KeyIt, class ValueIt, class Op, class FlagIt>
   size_type apply_in_chunks(KeyIt keys_first, KeyIt keys_last, ValueIt values_first,
                             order_rule rule, Op op, FlagIt new_out);
-  template <class U, class Column>
-  thrust::device_vector<U> collect(char const* what, Column column) const;
+  /// The live slots' `column` values, in a device vector of `size()` from `out_alloc`.
+  template <class U, class OutAllocator, class Column>
+  detail::vector_of<U, OutAllocator> collect(char const* what, Column column,
+                                             OutAllocator const& out_alloc) const;
 
   /// Folds the work of outstanding refs into `size_` and `occupied_` (their counts since the
   /// last fold, read from the device). Keeps the refs valid.
@@ -514,11 +541,15 @@ class device_map {
   double max_load_factor_;
   Hash hash_;
   KeyEqual equal_;
-  size_type capacity_ = 0;                  ///< slots in the main table (a power of two)
-  mutable size_type size_ = 0;              ///< live keys, side slots included
-  mutable size_type occupied_ = 0;          ///< main-table slots that are live or tombstones
-  thrust::device_vector<slot_type> slots_;  ///< capacity_ main slots, then the 2 side slots
-  mutable thrust::device_vector<unsigned long long> counters_;  ///< kernel-side counts
+  Allocator alloc_;
+  size_type capacity_ = 0;          ///< slots in the main table (a power of two)
+  mutable size_type size_ = 0;      ///< live keys, side slots included
+  mutable size_type occupied_ = 0;  ///< main-table slots that are live or tombstones
+  /// capacity_ main slots, then the 2 side slots
+  detail::vector_of<slot_type, Allocator> slots_{detail::rebind_t<Allocator, slot_type>(alloc_)};
+  /// kernel-side counts
+  mutable detail::vector_of<unsigned long long, Allocator> counters_{
+      detail::rebind_t<Allocator, unsigned long long>(alloc_)};
   bool refs_out_ = false;          ///< refs were handed out; counters_ hold their work
   size_type ref_claim_limit_ = 0;  ///< main slots the refs may claim, from their first ref()
   mutable std::array<unsigned long long, detail::counter_count> ref_seen_{};  ///< folded so far

@@ -1,8 +1,8 @@
 /**
  * @file detail/backend.hpp
  * @brief Host-side plumbing shared by every bulk call: launching a per-element functor,
- * allocating device memory, turning Thrust and CUDA failures into bulkmap exceptions, and moving
- * host vectors in and out.
+ * allocating device memory through the map's allocator, turning Thrust and CUDA failures into
+ * bulkmap exceptions, and moving host vectors in and out.
  */
 #pragma once
 
@@ -15,7 +15,9 @@
 
 #include <bulkmap/config.hpp>
 #include <bulkmap/error.hpp>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
@@ -69,51 +71,75 @@ void launch(char const* what, std::uint64_t n, F const& fn) {
   });
 }
 
-/// A device vector of n copies of `value`. @throw out_of_memory
-template <class T>
-thrust::device_vector<T> allocate(char const* what, std::size_t n, T const& value = T{}) {
-  return translate_errors(what, [&] { return thrust::device_vector<T>(n, value); });
+/// The allocator `Allocator` rebound to elements of type U.
+template <class Allocator, class U>
+using rebind_t = typename std::allocator_traits<Allocator>::template rebind_alloc<U>;
+
+/// A device vector of U whose memory comes from (a rebound copy of) `Allocator`.
+template <class U, class Allocator>
+using vector_of = thrust::device_vector<U, rebind_t<Allocator, U>>;
+
+/**
+ * The execution policy for Thrust algorithms that need scratch memory (reductions, scans,
+ * sorts): the backend's device policy, taking its scratch from a copy of `alloc` (rebound to
+ * maximally aligned units, as Thrust does for memory resources).
+ */
+template <class Allocator>
+auto policy(Allocator const& alloc) {
+  return thrust::device(rebind_t<Allocator, std::max_align_t>(alloc));
+}
+
+/// A device vector of n copies of `value`, allocated by `alloc`. @throw out_of_memory
+template <class T, class Allocator>
+vector_of<T, Allocator> allocate(Allocator const& alloc, char const* what, std::size_t n,
+                                 T const& value = T{}) {
+  return translate_errors(
+      what, [&] { return vector_of<T, Allocator>(n, value, rebind_t<Allocator, T>(alloc)); });
 }
 
 /**
  * A host vector made readable by backend functors. On `omp`, device memory is host memory, so the
- * vector is read in place; on `cuda` it is copied to the device once.
+ * vector is read in place; on `cuda` it is copied once into memory from `alloc`.
  */
-template <class T>
+template <class T, class Allocator>
 class host_input {
  public:
-  host_input(char const* what, std::vector<T> const& v)
+  host_input(char const* what, std::vector<T> const& v, Allocator const& alloc)
 #if defined(BULKMAP_BACKEND_OMP)
       : data_(v.data()) {
     (void)what;
+    (void)alloc;
   }
   [[nodiscard]] T const* begin() const noexcept { return data_; }
 
  private:
   T const* data_;
 #else
-      : data_(
-            translate_errors(what, [&] { return thrust::device_vector<T>(v.begin(), v.end()); })) {
+      : data_(translate_errors(what, [&] {
+          return vector_of<T, Allocator>(v.begin(), v.end(), rebind_t<Allocator, T>(alloc));
+        })) {
   }
   [[nodiscard]] auto begin() const noexcept { return data_.begin(); }
 
  private:
-  thrust::device_vector<T> data_;
+  vector_of<T, Allocator> data_;
 #endif
 };
 
-/// A host vector of n elements that backend functors can write; `take()` hands it over.
-template <class T>
+/// A host vector of n elements that backend functors can write; `take()` hands it over. On
+/// `cuda` the functors write into memory from `alloc`, copied back by `take()`.
+template <class T, class Allocator>
 class host_output {
  public:
-  host_output(char const* what, std::size_t n)
+  host_output(char const* what, std::size_t n, Allocator const& alloc)
       : host_(n)
 #if defined(BULKMAP_BACKEND_CUDA)
         ,
-        device_(allocate<T>(what, n))
+        device_(allocate<T>(alloc, what, n))
 #endif
   {
     (void)what;
+    (void)alloc;
   }
 #if defined(BULKMAP_BACKEND_OMP)
   [[nodiscard]] T* begin() noexcept { return host_.data(); }
@@ -135,13 +161,13 @@ class host_output {
  private:
   std::vector<T> host_;
 #if defined(BULKMAP_BACKEND_CUDA)
-  thrust::device_vector<T> device_;
+  vector_of<T, Allocator> device_;
 #endif
 };
 
 /// Copies a device vector into a new host vector.
-template <class T>
-std::vector<T> to_std_vector(thrust::device_vector<T> const& d) {
+template <class T, class Allocator>
+std::vector<T> to_std_vector(thrust::device_vector<T, Allocator> const& d) {
   std::vector<T> h(d.size());
   // Nothing to copy into an empty vector: Thrust would still bind a reference to its null data,
   // which UBSan reports.

@@ -59,10 +59,11 @@ inline constexpr std::size_t chunk_size = std::size_t{1} << 22;
  * shared slot per warp). Decided by the keys actually seen, not by the number of distinct keys:
  * 10^3 keys drawn uniformly rarely meet in a warp, a Zipf-distributed hot key often does.
  */
-inline bool concentrated(std::uint64_t const* refs, std::size_t n) {
+template <class Policy>
+bool concentrated(Policy const& policy, std::uint64_t const* refs, std::size_t n) {
   if (n < 2) return false;
   auto const repeats = static_cast<std::size_t>(translate_errors("accumulate", [&] {
-    return thrust::count_if(thrust::device, thrust::counting_iterator<std::uint64_t>(1),
+    return thrust::count_if(policy, thrust::counting_iterator<std::uint64_t>(1),
                             thrust::counting_iterator<std::uint64_t>(n), repeats_fn{refs});
   }));
   return repeats * 64 >= n;
@@ -108,21 +109,22 @@ inline std::size_t capacity_for(std::size_t n, double max_load_factor) {
 // ---- construction, size and capacity
 // -------------------------------------------------------------
 
-template <class Key, class T, class Hash, class KeyEqual>
-device_map<Key, T, Hash, KeyEqual>::device_map(size_type n, double max_load_factor,
-                                               Hash const& hash, KeyEqual const& equal)
-    : max_load_factor_(max_load_factor), hash_(hash), equal_(equal) {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+device_map<Key, T, Hash, KeyEqual, Allocator>::device_map(size_type n, double max_load_factor,
+                                                          Hash const& hash, KeyEqual const& equal,
+                                                          Allocator const& alloc)
+    : max_load_factor_(max_load_factor), hash_(hash), equal_(equal), alloc_(alloc) {
   BULKMAP_EXPECTS(
       max_load_factor > 0.0 && max_load_factor < 1.0,
       "device_map: max_load_factor must be in (0, 1), got " + std::to_string(max_load_factor));
   capacity_ = detail::capacity_for(n, max_load_factor_);
-  slots_ = detail::allocate<slot_type>("device_map", capacity_ + detail::side_slot_count,
+  slots_ = detail::allocate<slot_type>(alloc_, "device_map", capacity_ + detail::side_slot_count,
                                        detail::empty_slot<Key, T>());
-  counters_ = detail::allocate<unsigned long long>("device_map", detail::counter_count);
+  counters_ = detail::allocate<unsigned long long>(alloc_, "device_map", detail::counter_count);
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-auto device_map<Key, T, Hash, KeyEqual>::view() const -> view_type {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::view() const -> view_type {
   auto* counters = thrust::raw_pointer_cast(counters_.data());
   size_type const limit = detail::load_limit(capacity_, max_load_factor_);
   return view_type{const_cast<slot_type*>(thrust::raw_pointer_cast(slots_.data())),
@@ -133,8 +135,8 @@ auto device_map<Key, T, Hash, KeyEqual>::view() const -> view_type {
                    counters + detail::side_claims};
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-auto device_map<Key, T, Hash, KeyEqual>::read_counters() const
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::read_counters() const
     -> std::array<unsigned long long, detail::counter_count> {
   std::array<unsigned long long, detail::counter_count> h{};
   detail::translate_errors("read counters",
@@ -142,14 +144,14 @@ auto device_map<Key, T, Hash, KeyEqual>::read_counters() const
   return h;
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-void device_map<Key, T, Hash, KeyEqual>::reset_counters() {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::reset_counters() {
   detail::translate_errors("reset counters",
                            [&] { thrust::fill(counters_.begin(), counters_.end(), 0ULL); });
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-void device_map<Key, T, Hash, KeyEqual>::settle() const {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::settle() const {
   if (!refs_out_) return;
   auto const c = read_counters();
   // Net counts since the last fold (unsigned arithmetic: a count may have fallen back).
@@ -159,8 +161,8 @@ void device_map<Key, T, Hash, KeyEqual>::settle() const {
   ref_seen_ = c;
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-void device_map<Key, T, Hash, KeyEqual>::end_refs() {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::end_refs() {
   if (!refs_out_) return;
   settle();
   reset_counters();
@@ -168,8 +170,8 @@ void device_map<Key, T, Hash, KeyEqual>::end_refs() {
   ref_seen_ = {};
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-auto device_map<Key, T, Hash, KeyEqual>::ref() -> ref_type {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::ref() -> ref_type {
   if (!refs_out_) {  // the first ref since the last non-const call: its room starts now
     reset_counters();
     size_type const limit = detail::load_limit(capacity_, max_load_factor_);
@@ -183,8 +185,8 @@ auto device_map<Key, T, Hash, KeyEqual>::ref() -> ref_type {
   return ref_type(table, thrust::raw_pointer_cast(counters_.data()) + detail::removed);
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-auto device_map<Key, T, Hash, KeyEqual>::live_side_slots() const -> size_type {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::live_side_slots() const -> size_type {
   if constexpr (!traits_type::needs_side_slots) {
     return 0;
   } else {
@@ -192,16 +194,18 @@ auto device_map<Key, T, Hash, KeyEqual>::live_side_slots() const -> size_type {
     // key and value, which nothing writes (compute-sanitizer's initcheck reports it).
     return static_cast<size_type>(detail::translate_errors("read side slots", [&] {
       return thrust::count_if(
-          thrust::device, thrust::counting_iterator<std::uint64_t>(capacity_),
+          detail::policy(alloc_), thrust::counting_iterator<std::uint64_t>(capacity_),
           thrust::counting_iterator<std::uint64_t>(capacity_ + detail::side_slot_count),
           detail::live_at_fn<view_type>{view()});
     }));
   }
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-void device_map<Key, T, Hash, KeyEqual>::rehash(size_type new_capacity) {
-  auto fresh = detail::allocate<slot_type>("rehash", new_capacity + detail::side_slot_count,
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::rehash(size_type new_capacity) {
+  // Everything that may fail comes before the swap: a failed rehash leaves the map as it was.
+  size_type const side = live_side_slots();
+  auto fresh = detail::allocate<slot_type>(alloc_, "rehash", new_capacity + detail::side_slot_count,
                                            detail::empty_slot<Key, T>());
   view_type const from = view();
   view_type to = from;
@@ -211,11 +215,11 @@ void device_map<Key, T, Hash, KeyEqual>::rehash(size_type new_capacity) {
                  detail::rehash_fn<view_type>{from, to});
   slots_.swap(fresh);
   capacity_ = new_capacity;
-  occupied_ = size_ - live_side_slots();
+  occupied_ = size_ - side;
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-void device_map<Key, T, Hash, KeyEqual>::reserve(size_type additional) {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::reserve(size_type additional) {
   end_refs();
   BULKMAP_EXPECTS(additional <= std::numeric_limits<size_type>::max() - size_,
                   "reserve: size() + additional overflows");
@@ -223,8 +227,8 @@ void device_map<Key, T, Hash, KeyEqual>::reserve(size_type additional) {
   rehash(std::max(capacity_, detail::capacity_for(size_ + additional, max_load_factor_)));
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-auto device_map<Key, T, Hash, KeyEqual>::try_reserve(size_type additional)
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::try_reserve(size_type additional)
     -> std::optional<try_reserve_error> {
   end_refs();
   if (additional > std::numeric_limits<size_type>::max() - size_) {
@@ -245,23 +249,23 @@ auto device_map<Key, T, Hash, KeyEqual>::try_reserve(size_type additional)
   return {};
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-void device_map<Key, T, Hash, KeyEqual>::shrink_to_fit() {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::shrink_to_fit() {
   end_refs();
   size_type const fit = detail::capacity_for(size_, max_load_factor_);
   if (fit < capacity_ || occupied_ + live_side_slots() > size_) rehash(fit);
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-void device_map<Key, T, Hash, KeyEqual>::shrink_to(size_type min_keys) {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::shrink_to(size_type min_keys) {
   end_refs();
   if (min_keys >= detail::load_limit(capacity_, max_load_factor_)) return;  // no smaller table
   size_type const fit = detail::capacity_for(std::max(size_, min_keys), max_load_factor_);
   if (fit < capacity_) rehash(fit);
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-void device_map<Key, T, Hash, KeyEqual>::clear() {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::clear() {
   end_refs();
   detail::translate_errors(
       "clear", [&] { thrust::fill(slots_.begin(), slots_.end(), detail::empty_slot<Key, T>()); });
@@ -271,10 +275,11 @@ void device_map<Key, T, Hash, KeyEqual>::clear() {
 
 // ---- insertion -------------------------------------------------------------------------------
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt>
-auto device_map<Key, T, Hash, KeyEqual>::locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs,
-                                                      bool mark_absent) -> size_type {
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, size_type n,
+                                                                 std::uint64_t* refs,
+                                                                 bool mark_absent) -> size_type {
   if (mark_absent) {
     detail::launch("mark absent keys", n,
                    detail::mark_absent_fn<view_type, KeyIt>{view(), keys, refs});
@@ -308,21 +313,20 @@ auto device_map<Key, T, Hash, KeyEqual>::locate_chunk(KeyIt keys, size_type n, s
       continue;
     }
     failed_only = false;
-    auto const failed = static_cast<size_type>(detail::translate_errors("locate", [&] {
-      return thrust::count_if(thrust::device, refs, refs + n, detail::is_failed_fn{});
-    }));
-
-    // Estimate the distinct keys among the failed inputs from the chunk's rate of new keys.
-    size_type const located = n - failed;
-    size_type estimate = located == 0
-                             ? failed
-                             : static_cast<size_type>(std::ceil(static_cast<double>(failed) *
-                                                                static_cast<double>(new_keys) /
-                                                                static_cast<double>(located)));
-    estimate = std::clamp<size_type>(estimate, 1, failed);
-    bool const mostly_tombstones = occupied_ - (size_ - live_side_slots()) >
-                                   detail::load_limit(capacity_, max_load_factor_) / 2;
-    try {
+    try {  // (the counts below take Thrust scratch, which may fail too)
+      auto const failed = static_cast<size_type>(detail::translate_errors("locate", [&] {
+        return thrust::count_if(detail::policy(alloc_), refs, refs + n, detail::is_failed_fn{});
+      }));
+      // Estimate the distinct keys among the failed inputs from the chunk's rate of new keys.
+      size_type const located = n - failed;
+      size_type estimate = located == 0
+                               ? failed
+                               : static_cast<size_type>(std::ceil(static_cast<double>(failed) *
+                                                                  static_cast<double>(new_keys) /
+                                                                  static_cast<double>(located)));
+      estimate = std::clamp<size_type>(estimate, 1, failed);
+      bool const mostly_tombstones = occupied_ - (size_ - live_side_slots()) >
+                                     detail::load_limit(capacity_, max_load_factor_) / 2;
       size_type const wanted = detail::capacity_for(size_ + estimate, max_load_factor_);
       rehash(std::max(wanted, mostly_tombstones ? capacity_ : 2 * capacity_));
     } catch (out_of_memory const&) {
@@ -332,28 +336,28 @@ auto device_map<Key, T, Hash, KeyEqual>::locate_chunk(KeyIt keys, size_type n, s
   }
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-void device_map<Key, T, Hash, KeyEqual>::unclaim_chunk(std::uint64_t const* refs, size_type n,
-                                                       size_type claimed) {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::unclaim_chunk(std::uint64_t const* refs,
+                                                                  size_type n, size_type claimed) {
   detail::launch("undo claims", n, detail::unclaim_fn<view_type>{view(), refs});
   size_ -= claimed;
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class ValueIt>
-void device_map<Key, T, Hash, KeyEqual>::write_first_values(ValueIt values, size_type n,
-                                                            std::uint64_t* refs) {
+void device_map<Key, T, Hash, KeyEqual, Allocator>::write_first_values(ValueIt values, size_type n,
+                                                                       std::uint64_t* refs) {
   view_type const v = view();
   detail::launch("tag", n, detail::tag_fn<view_type>{v, refs, false, true});
   detail::launch("elect", n, detail::elect_fn<view_type>{v, refs, false, true});
   detail::launch("write", n, detail::write_fn<view_type, ValueIt>{v, values, refs});
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class ValueIt, class Op>
-void device_map<Key, T, Hash, KeyEqual>::write_other_values(ValueIt values, size_type n,
-                                                            std::uint64_t* refs, order_rule rule,
-                                                            Op op) {
+void device_map<Key, T, Hash, KeyEqual, Allocator>::write_other_values(ValueIt values, size_type n,
+                                                                       std::uint64_t* refs,
+                                                                       order_rule rule, Op op) {
   view_type const v = view();
   if (rule == order_rule::last_wins) {
     detail::launch("clear values", n, detail::zero_fn<view_type>{v, refs});
@@ -362,7 +366,7 @@ void device_map<Key, T, Hash, KeyEqual>::write_other_values(ValueIt values, size
     detail::launch("write", n, detail::write_fn<view_type, ValueIt>{v, values, refs});
   } else if constexpr (!std::is_same_v<Op, detail::no_fold>) {
     if (rule != order_rule::fold) return;
-    if (backend_is_cuda && detail::concentrated(refs, n)) {
+    if (backend_is_cuda && detail::concentrated(detail::policy(alloc_), refs, n)) {
       detail::launch("accumulate", n,
                      detail::fold_fn<view_type, ValueIt, Op, true>{v, values, refs, op});
     } else {
@@ -372,12 +376,10 @@ void device_map<Key, T, Hash, KeyEqual>::write_other_values(ValueIt values, size
   }
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class ValueIt, class FlagIt>
-void device_map<Key, T, Hash, KeyEqual>::write_first_values_and_flags(ValueIt values, size_type n,
-                                                                      std::uint64_t* refs,
-                                                                      bool first_values,
-                                                                      FlagIt new_out) {
+void device_map<Key, T, Hash, KeyEqual, Allocator>::write_first_values_and_flags(
+    ValueIt values, size_type n, std::uint64_t* refs, bool first_values, FlagIt new_out) {
   if (first_values) write_first_values(values, n, refs);
   if constexpr (!detail::is_discard_v<FlagIt>) {
     view_type const v = view();
@@ -390,11 +392,11 @@ void device_map<Key, T, Hash, KeyEqual>::write_first_values_and_flags(ValueIt va
   }
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt, class ValueIt, class Op, class FlagIt>
-auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt keys_last,
-                                                         ValueIt values_first, order_rule rule,
-                                                         Op op, FlagIt new_out) -> size_type {
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
+    KeyIt keys_first, KeyIt keys_last, ValueIt values_first, order_rule rule, Op op, FlagIt new_out)
+    -> size_type {
   end_refs();
   auto const n = detail::checked_length(keys_first, keys_last);
   if (n == 0) return 0;
@@ -405,7 +407,8 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
                             (rule == order_rule::fold && !detail::has_zero_identity_v<Op, T>);
   // Inputs are marked absent at their chunk's start for first values and for the "was new" flags.
   bool const mark_absent = first_values || !detail::is_discard_v<FlagIt>;
-  auto ref_buffer = detail::allocate<std::uint64_t>("insert", std::min(n, detail::chunk_size));
+  auto ref_buffer =
+      detail::allocate<std::uint64_t>(alloc_, "insert", std::min(n, detail::chunk_size));
   std::uint64_t* const refs = thrust::raw_pointer_cast(ref_buffer.data());
 
   if (n <= detail::chunk_size) {  // one chunk: a failed growth undoes its own claims
@@ -420,7 +423,8 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
   auto const chunk_length = [&](size_type offset) {
     return std::min(detail::chunk_size, n - offset);
   };
-  thrust::device_vector<Key> claimed_keys;  // the keys this call claimed
+  // The keys this call claimed.
+  detail::vector_of<Key, Allocator> claimed_keys{detail::rebind_t<Allocator, Key>(alloc_)};
   // Locates the chunk at `offset` (see locate_chunk) and logs the keys it claims.
   auto const claim_and_log = [&](size_type offset, bool mark_absent) {
     size_type const m = chunk_length(offset);
@@ -431,7 +435,7 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
       detail::translate_errors("insert", [&] {
         if (claimed == 0) return;  // (an empty output has no storage to point into)
         claimed_keys.resize(logged + claimed);
-        thrust::copy_if(thrust::device, keys, keys + static_cast<std::ptrdiff_t>(m), refs,
+        thrust::copy_if(detail::policy(alloc_), keys, keys + static_cast<std::ptrdiff_t>(m), refs,
                         claimed_keys.begin() + static_cast<std::ptrdiff_t>(logged),
                         detail::is_claimed_fn{});
       });
@@ -480,9 +484,12 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
   // fail for want of memory: every key is present by then.
   // Accumulation with first values: which inputs wrote them (one bit each); the fold skips them.
   bool const keep_writers = first_values && rule == order_rule::fold;
-  thrust::device_vector<std::uint32_t> writers;
+  detail::vector_of<std::uint32_t, Allocator> writers{
+      detail::rebind_t<Allocator, std::uint32_t>(alloc_)};
   try {
-    if (keep_writers) writers = detail::allocate<std::uint32_t>("insert", (n + 31) / 32);
+    if (keep_writers) {
+      detail::translate_errors("insert", [&] { writers.resize((n + 31) / 32); });
+    }
     for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
       claim_and_log(offset, mark_absent);
       size_type const m = chunk_length(offset);
@@ -513,123 +520,125 @@ auto device_map<Key, T, Hash, KeyEqual>::apply_in_chunks(KeyIt keys_first, KeyIt
   return size_ - before;
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt, class ValueIt>
-auto device_map<Key, T, Hash, KeyEqual>::insert(KeyIt keys_first, KeyIt keys_last,
-                                                ValueIt values_first) -> size_type {
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::insert(KeyIt keys_first, KeyIt keys_last,
+                                                           ValueIt values_first) -> size_type {
   return apply_in_chunks(keys_first, keys_last, values_first, order_rule::first_wins,
                          detail::no_fold{}, thrust::make_discard_iterator());
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-auto device_map<Key, T, Hash, KeyEqual>::insert(std::vector<Key> const& keys,
-                                                std::vector<T> const& values) -> size_type {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::insert(std::vector<Key> const& keys,
+                                                           std::vector<T> const& values)
+    -> size_type {
   BULKMAP_EXPECTS(keys.size() == values.size(), "insert: keys and values differ in length");
-  detail::host_input<Key> const k("insert", keys);
-  detail::host_input<T> const v("insert", values);
+  detail::host_input<Key, Allocator> const k("insert", keys, alloc_);
+  detail::host_input<T, Allocator> const v("insert", values, alloc_);
   return insert(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), v.begin());
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt, class ValueIt, class FlagIt>
-auto device_map<Key, T, Hash, KeyEqual>::insert(KeyIt keys_first, KeyIt keys_last,
-                                                ValueIt values_first, FlagIt new_out) -> size_type {
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::insert(KeyIt keys_first, KeyIt keys_last,
+                                                           ValueIt values_first, FlagIt new_out)
+    -> size_type {
   return apply_in_chunks(keys_first, keys_last, values_first, order_rule::first_wins,
                          detail::no_fold{}, new_out);
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-auto device_map<Key, T, Hash, KeyEqual>::insert(std::vector<Key> const& keys,
-                                                std::vector<T> const& values,
-                                                std::vector<bool>& is_new) -> size_type {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::insert(std::vector<Key> const& keys,
+                                                           std::vector<T> const& values,
+                                                           std::vector<bool>& is_new) -> size_type {
   BULKMAP_EXPECTS(keys.size() == values.size(), "insert: keys and values differ in length");
-  detail::host_input<Key> const k("insert", keys);
-  detail::host_input<T> const v("insert", values);
-  detail::host_output<std::uint8_t> flags("insert", keys.size());
+  detail::host_input<Key, Allocator> const k("insert", keys, alloc_);
+  detail::host_input<T, Allocator> const v("insert", values, alloc_);
+  detail::host_output<std::uint8_t, Allocator> flags("insert", keys.size(), alloc_);
   size_type const fresh = insert(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()),
                                  v.begin(), flags.begin());
   is_new = flags.take_flags();
   return fresh;
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt, class MakeValue>
-auto device_map<Key, T, Hash, KeyEqual>::insert_with(KeyIt keys_first, KeyIt keys_last,
-                                                     MakeValue make_value) -> size_type {
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::insert_with(KeyIt keys_first, KeyIt keys_last,
+                                                                MakeValue make_value) -> size_type {
   // Values are read only by the input that writes a new key's first value (write_fn), so
   // make_value runs once per new key.
   return insert(keys_first, keys_last, thrust::make_transform_iterator(keys_first, make_value));
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class MakeValue>
-auto device_map<Key, T, Hash, KeyEqual>::insert_with(std::vector<Key> const& keys,
-                                                     MakeValue make_value) -> size_type {
-  detail::host_input<Key> const k("insert_with", keys);
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::insert_with(std::vector<Key> const& keys,
+                                                                MakeValue make_value) -> size_type {
+  detail::host_input<Key, Allocator> const k("insert_with", keys, alloc_);
   return insert_with(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), make_value);
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt, class ValueIt>
-auto device_map<Key, T, Hash, KeyEqual>::insert_or_assign(KeyIt keys_first, KeyIt keys_last,
-                                                          ValueIt values_first) -> size_type {
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::insert_or_assign(KeyIt keys_first,
+                                                                     KeyIt keys_last,
+                                                                     ValueIt values_first)
+    -> size_type {
   return apply_in_chunks(keys_first, keys_last, values_first, order_rule::last_wins,
                          detail::no_fold{}, thrust::make_discard_iterator());
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-auto device_map<Key, T, Hash, KeyEqual>::insert_or_assign(std::vector<Key> const& keys,
-                                                          std::vector<T> const& values)
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::insert_or_assign(std::vector<Key> const& keys,
+                                                                     std::vector<T> const& values)
     -> size_type {
   BULKMAP_EXPECTS(keys.size() == values.size(),
                   "insert_or_assign: keys and values differ in length");
-  detail::host_input<Key> const k("insert_or_assign", keys);
-  detail::host_input<T> const v("insert_or_assign", values);
+  detail::host_input<Key, Allocator> const k("insert_or_assign", keys, alloc_);
+  detail::host_input<T, Allocator> const v("insert_or_assign", values, alloc_);
   return insert_or_assign(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()),
                           v.begin());
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt, class ValueIt, class Op>
-auto device_map<Key, T, Hash, KeyEqual>::insert_or_accumulate(KeyIt keys_first, KeyIt keys_last,
-                                                              ValueIt values_first, Op op)
-    -> size_type {
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::insert_or_accumulate(KeyIt keys_first,
+                                                                         KeyIt keys_last,
+                                                                         ValueIt values_first,
+                                                                         Op op) -> size_type {
   return apply_in_chunks(keys_first, keys_last, values_first, order_rule::fold, op,
                          thrust::make_discard_iterator());
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class Op>
-auto device_map<Key, T, Hash, KeyEqual>::insert_or_accumulate(std::vector<Key> const& keys,
-                                                              std::vector<T> const& values, Op op)
-    -> size_type {
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::insert_or_accumulate(
+    std::vector<Key> const& keys, std::vector<T> const& values, Op op) -> size_type {
   BULKMAP_EXPECTS(keys.size() == values.size(),
                   "insert_or_accumulate: keys and values differ in length");
-  detail::host_input<Key> const k("insert_or_accumulate", keys);
-  detail::host_input<T> const v("insert_or_accumulate", values);
+  detail::host_input<Key, Allocator> const k("insert_or_accumulate", keys, alloc_);
+  detail::host_input<T, Allocator> const v("insert_or_accumulate", values, alloc_);
   return insert_or_accumulate(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()),
                               v.begin(), op);
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt, class ValueIt, class Op, class FlagIt>
-auto device_map<Key, T, Hash, KeyEqual>::insert_or_accumulate(KeyIt keys_first, KeyIt keys_last,
-                                                              ValueIt values_first, Op op,
-                                                              FlagIt new_out) -> size_type {
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::insert_or_accumulate(
+    KeyIt keys_first, KeyIt keys_last, ValueIt values_first, Op op, FlagIt new_out) -> size_type {
   return apply_in_chunks(keys_first, keys_last, values_first, order_rule::fold, op, new_out);
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class Op>
-auto device_map<Key, T, Hash, KeyEqual>::insert_or_accumulate(std::vector<Key> const& keys,
-                                                              std::vector<T> const& values, Op op,
-                                                              std::vector<bool>& is_new)
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::insert_or_accumulate(
+    std::vector<Key> const& keys, std::vector<T> const& values, Op op, std::vector<bool>& is_new)
     -> size_type {
   BULKMAP_EXPECTS(keys.size() == values.size(),
                   "insert_or_accumulate: keys and values differ in length");
-  detail::host_input<Key> const k("insert_or_accumulate", keys);
-  detail::host_input<T> const v("insert_or_accumulate", values);
-  detail::host_output<std::uint8_t> flags("insert_or_accumulate", keys.size());
+  detail::host_input<Key, Allocator> const k("insert_or_accumulate", keys, alloc_);
+  detail::host_input<T, Allocator> const v("insert_or_accumulate", values, alloc_);
+  detail::host_output<std::uint8_t, Allocator> flags("insert_or_accumulate", keys.size(), alloc_);
   size_type const fresh =
       insert_or_accumulate(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()),
                            v.begin(), op, flags.begin());
@@ -637,80 +646,85 @@ auto device_map<Key, T, Hash, KeyEqual>::insert_or_accumulate(std::vector<Key> c
   return fresh;
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt>
-auto device_map<Key, T, Hash, KeyEqual>::count(KeyIt keys_first, KeyIt keys_last) -> size_type {
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::count(KeyIt keys_first, KeyIt keys_last)
+    -> size_type {
   return apply_in_chunks(keys_first, keys_last, thrust::constant_iterator<T>(T{1}),
                          order_rule::fold, thrust::plus<T>{}, thrust::make_discard_iterator());
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-auto device_map<Key, T, Hash, KeyEqual>::count(std::vector<Key> const& keys) -> size_type {
-  detail::host_input<Key> const k("count", keys);
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::count(std::vector<Key> const& keys)
+    -> size_type {
+  detail::host_input<Key, Allocator> const k("count", keys, alloc_);
   return count(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()));
 }
 
 // ---- queries and removal ---------------------------------------------------------------------
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt, class OutIt>
-void device_map<Key, T, Hash, KeyEqual>::find(KeyIt keys_first, KeyIt keys_last, OutIt values_out,
-                                              T missing_value) const {
+void device_map<Key, T, Hash, KeyEqual, Allocator>::find(KeyIt keys_first, KeyIt keys_last,
+                                                         OutIt values_out, T missing_value) const {
   find(keys_first, keys_last, values_out, missing_value, thrust::make_discard_iterator());
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt, class OutIt, class FlagIt>
-void device_map<Key, T, Hash, KeyEqual>::find(KeyIt keys_first, KeyIt keys_last, OutIt values_out,
-                                              T missing_value, FlagIt found_out) const {
+void device_map<Key, T, Hash, KeyEqual, Allocator>::find(KeyIt keys_first, KeyIt keys_last,
+                                                         OutIt values_out, T missing_value,
+                                                         FlagIt found_out) const {
   auto const n = detail::checked_length(keys_first, keys_last);
   detail::launch("find", n,
                  detail::find_fn<view_type, KeyIt, OutIt, FlagIt>{view(), keys_first, values_out,
                                                                   found_out, missing_value});
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-std::vector<T> device_map<Key, T, Hash, KeyEqual>::find(std::vector<Key> const& keys,
-                                                        T missing_value) const {
-  detail::host_input<Key> const k("find", keys);
-  detail::host_output<T> out("find", keys.size());
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+std::vector<T> device_map<Key, T, Hash, KeyEqual, Allocator>::find(std::vector<Key> const& keys,
+                                                                   T missing_value) const {
+  detail::host_input<Key, Allocator> const k("find", keys, alloc_);
+  detail::host_output<T, Allocator> out("find", keys.size(), alloc_);
   find(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), out.begin(), missing_value);
   return out.take();
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-std::vector<T> device_map<Key, T, Hash, KeyEqual>::find(std::vector<Key> const& keys,
-                                                        T missing_value,
-                                                        std::vector<bool>& found) const {
-  detail::host_input<Key> const k("find", keys);
-  detail::host_output<T> out("find", keys.size());
-  detail::host_output<std::uint8_t> flags("find", keys.size());
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+std::vector<T> device_map<Key, T, Hash, KeyEqual, Allocator>::find(std::vector<Key> const& keys,
+                                                                   T missing_value,
+                                                                   std::vector<bool>& found) const {
+  detail::host_input<Key, Allocator> const k("find", keys, alloc_);
+  detail::host_output<T, Allocator> out("find", keys.size(), alloc_);
+  detail::host_output<std::uint8_t, Allocator> flags("find", keys.size(), alloc_);
   find(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), out.begin(), missing_value,
        flags.begin());
   found = flags.take_flags();
   return out.take();
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt, class OutIt>
-void device_map<Key, T, Hash, KeyEqual>::contains(KeyIt keys_first, KeyIt keys_last,
-                                                  OutIt flags_out) const {
+void device_map<Key, T, Hash, KeyEqual, Allocator>::contains(KeyIt keys_first, KeyIt keys_last,
+                                                             OutIt flags_out) const {
   auto const n = detail::checked_length(keys_first, keys_last);
   detail::launch("contains", n,
                  detail::contains_fn<view_type, KeyIt, OutIt>{view(), keys_first, flags_out});
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-std::vector<bool> device_map<Key, T, Hash, KeyEqual>::contains(std::vector<Key> const& keys) const {
-  detail::host_input<Key> const k("contains", keys);
-  detail::host_output<std::uint8_t> out("contains", keys.size());
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+std::vector<bool> device_map<Key, T, Hash, KeyEqual, Allocator>::contains(
+    std::vector<Key> const& keys) const {
+  detail::host_input<Key, Allocator> const k("contains", keys, alloc_);
+  detail::host_output<std::uint8_t, Allocator> out("contains", keys.size(), alloc_);
   contains(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), out.begin());
   return out.take_flags();
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt>
-auto device_map<Key, T, Hash, KeyEqual>::erase(KeyIt keys_first, KeyIt keys_last) -> size_type {
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::erase(KeyIt keys_first, KeyIt keys_last)
+    -> size_type {
   end_refs();
   auto const n = detail::checked_length(keys_first, keys_last);
   reset_counters();
@@ -723,19 +737,21 @@ auto device_map<Key, T, Hash, KeyEqual>::erase(KeyIt keys_first, KeyIt keys_last
   return removed;
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-auto device_map<Key, T, Hash, KeyEqual>::erase(std::vector<Key> const& keys) -> size_type {
-  detail::host_input<Key> const k("erase", keys);
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::erase(std::vector<Key> const& keys)
+    -> size_type {
+  detail::host_input<Key, Allocator> const k("erase", keys, alloc_);
   return erase(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()));
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt, class OutIt>
-auto device_map<Key, T, Hash, KeyEqual>::erase(KeyIt keys_first, KeyIt keys_last, OutIt values_out,
-                                               T missing_value) -> size_type {
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::erase(KeyIt keys_first, KeyIt keys_last,
+                                                          OutIt values_out, T missing_value)
+    -> size_type {
   end_refs();
   auto const n = detail::checked_length(keys_first, keys_last);
-  auto ref_buffer = detail::allocate<std::uint64_t>("erase", n);
+  auto ref_buffer = detail::allocate<std::uint64_t>(alloc_, "erase", n);
   std::uint64_t* const refs = thrust::raw_pointer_cast(ref_buffer.data());
   view_type const v = view();
   reset_counters();
@@ -753,11 +769,12 @@ auto device_map<Key, T, Hash, KeyEqual>::erase(KeyIt keys_first, KeyIt keys_last
   return removed;
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-auto device_map<Key, T, Hash, KeyEqual>::erase(std::vector<Key> const& keys, std::vector<T>& values,
-                                               T missing_value) -> size_type {
-  detail::host_input<Key> const k("erase", keys);
-  detail::host_output<T> out("erase", keys.size());
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::erase(std::vector<Key> const& keys,
+                                                          std::vector<T>& values, T missing_value)
+    -> size_type {
+  detail::host_input<Key, Allocator> const k("erase", keys, alloc_);
+  detail::host_output<T, Allocator> out("erase", keys.size(), alloc_);
   size_type const removed = erase(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()),
                                   out.begin(), missing_value);
   values = out.take();
@@ -766,9 +783,9 @@ auto device_map<Key, T, Hash, KeyEqual>::erase(std::vector<Key> const& keys, std
 
 // ---- whole-map operations --------------------------------------------------------------------
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class Pred>
-auto device_map<Key, T, Hash, KeyEqual>::retain(Pred pred) -> size_type {
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::retain(Pred pred) -> size_type {
   end_refs();
   reset_counters();
   auto* counters = thrust::raw_pointer_cast(counters_.data());
@@ -779,26 +796,27 @@ auto device_map<Key, T, Hash, KeyEqual>::retain(Pred pred) -> size_type {
   return removed;
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class Pred>
-pairs<Key, T> device_map<Key, T, Hash, KeyEqual>::extract_if(Pred pred) {
+pairs<Key, T> device_map<Key, T, Hash, KeyEqual, Allocator>::extract_if(Pred pred) {
   end_refs();
   size_type const slots = capacity_ + detail::side_slot_count;
   thrust::counting_iterator<std::uint64_t> const slot_first(0);
   auto const slot_last = slot_first + static_cast<std::ptrdiff_t>(slots);
-  auto flags = detail::allocate<std::uint8_t>("extract_if", slots);
+  auto flags = detail::allocate<std::uint8_t>(alloc_, "extract_if", slots);
   detail::translate_errors("extract_if", [&] {
-    thrust::transform(thrust::device, slot_first, slot_last, flags.begin(),
+    thrust::transform(detail::policy(alloc_), slot_first, slot_last, flags.begin(),
                       detail::select_fn<view_type, Pred>{view(), pred});
   });
-  auto const selected = static_cast<size_type>(detail::translate_errors(
-      "extract_if", [&] { return thrust::count(flags.begin(), flags.end(), std::uint8_t{1}); }));
-  pairs<Key, T> out{detail::allocate<Key>("extract_if", selected),
-                    detail::allocate<T>("extract_if", selected)};
+  auto const selected = static_cast<size_type>(detail::translate_errors("extract_if", [&] {
+    return thrust::count(detail::policy(alloc_), flags.begin(), flags.end(), std::uint8_t{1});
+  }));
+  pairs<Key, T> out{detail::allocate<Key>(thrust::device_allocator<Key>{}, "extract_if", selected),
+                    detail::allocate<T>(thrust::device_allocator<T>{}, "extract_if", selected)};
   if (selected > 0) {  // (an empty output has no storage to point into)
     detail::translate_errors("extract_if", [&] {
       auto const column = [&](auto at, auto& into) {
-        thrust::copy_if(thrust::device, thrust::make_transform_iterator(slot_first, at),
+        thrust::copy_if(detail::policy(alloc_), thrust::make_transform_iterator(slot_first, at),
                         thrust::make_transform_iterator(slot_last, at), flags.begin(), into.begin(),
                         detail::is_set_fn{});
       };
@@ -815,24 +833,25 @@ pairs<Key, T> device_map<Key, T, Hash, KeyEqual>::extract_if(Pred pred) {
   return out;
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class F>
-void device_map<Key, T, Hash, KeyEqual>::for_each(F f) const {
+void device_map<Key, T, Hash, KeyEqual, Allocator>::for_each(F f) const {
   detail::launch("for_each", capacity_ + detail::side_slot_count,
                  detail::for_each_fn<view_type, F>{view(), f});
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class F>
-void device_map<Key, T, Hash, KeyEqual>::transform_values(F f) {
+void device_map<Key, T, Hash, KeyEqual, Allocator>::transform_values(F f) {
   detail::launch("transform_values", capacity_ + detail::side_slot_count,
                  detail::transform_values_fn<view_type, F>{view(), f});
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-template <class U, class Column>
-thrust::device_vector<U> device_map<Key, T, Hash, KeyEqual>::collect(char const* what,
-                                                                     Column column) const {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class U, class OutAllocator, class Column>
+auto device_map<Key, T, Hash, KeyEqual, Allocator>::collect(char const* what, Column column,
+                                                            OutAllocator const& out_alloc) const
+    -> detail::vector_of<U, OutAllocator> {
   settle();
   thrust::counting_iterator<std::uint64_t> const slot_first(0);
   auto const slot_last =
@@ -840,7 +859,7 @@ thrust::device_vector<U> device_map<Key, T, Hash, KeyEqual>::collect(char const*
   // The table and size() disagree only through a bug of bulkmap's: say so, rather than return
   // wrong pairs or write past the output. (One read of the keys; the copy below reads them too.)
   auto const live = static_cast<size_type>(detail::translate_errors(what, [&] {
-    return thrust::count_if(thrust::device, slot_first, slot_last,
+    return thrust::count_if(detail::policy(alloc_), slot_first, slot_last,
                             detail::live_at_fn<view_type>{view()});
   }));
   if (live != size_) {
@@ -848,79 +867,91 @@ thrust::device_vector<U> device_map<Key, T, Hash, KeyEqual>::collect(char const*
                 std::to_string(size_) + " but the table holds " + std::to_string(live) +
                 " keys; please report this");
   }
-  auto out = detail::allocate<U>(what, size_);
+  auto out = detail::allocate<U>(out_alloc, what, size_);
   // Nothing to copy into an empty output: Thrust's OpenMP copy_if would still form references
   // into its null storage, which UBSan reports.
   if (size_ == 0) return out;
   detail::translate_errors(what, [&] {
-    thrust::copy_if(thrust::device, thrust::make_transform_iterator(slot_first, column),
+    thrust::copy_if(detail::policy(alloc_), thrust::make_transform_iterator(slot_first, column),
                     thrust::make_transform_iterator(slot_last, column), slot_first, out.begin(),
                     detail::live_at_fn<view_type>{view()});
   });
   return out;
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-thrust::device_vector<Key> device_map<Key, T, Hash, KeyEqual>::keys() const {
-  return collect<Key>("keys", detail::key_at_fn<view_type>{view()});
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+thrust::device_vector<Key> device_map<Key, T, Hash, KeyEqual, Allocator>::keys() const {
+  return collect<Key>("keys", detail::key_at_fn<view_type>{view()},
+                      thrust::device_allocator<Key>{});
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-thrust::device_vector<T> device_map<Key, T, Hash, KeyEqual>::values() const {
-  return collect<T>("values", detail::value_at_fn<view_type>{view()});
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+thrust::device_vector<T> device_map<Key, T, Hash, KeyEqual, Allocator>::values() const {
+  return collect<T>("values", detail::value_at_fn<view_type>{view()},
+                    thrust::device_allocator<T>{});
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-pairs<Key, T> device_map<Key, T, Hash, KeyEqual>::drain() {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+pairs<Key, T> device_map<Key, T, Hash, KeyEqual, Allocator>::drain() {
   pairs<Key, T> out{keys(), values()};
   clear();
   return out;
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-host_mirror<Key, T> device_map<Key, T, Hash, KeyEqual>::to_host() const {
-  auto k = keys();
-  auto v = values();
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+host_mirror<Key, T> device_map<Key, T, Hash, KeyEqual, Allocator>::to_host() const {
+  auto k = collect<Key>("to_host", detail::key_at_fn<view_type>{view()}, alloc_);
+  auto v = collect<T>("to_host", detail::value_at_fn<view_type>{view()}, alloc_);
   detail::translate_errors("to_host", [&] {
-    thrust::sort_by_key(k.begin(), k.end(), v.begin(), detail::key_order<Key>{});
+    if constexpr (backend_is_cuda) {
+      thrust::sort_by_key(detail::policy(alloc_), k.begin(), k.end(), v.begin(),
+                          detail::key_order<Key>{});
+    } else {
+      // Thrust's OpenMP sort allocates its scratch inside a parallel region, where a failure
+      // ends the process instead of reaching us: it takes its scratch from the default allocator.
+      thrust::sort_by_key(thrust::device, k.begin(), k.end(), v.begin(), detail::key_order<Key>{});
+    }
   });
   return host_mirror<Key, T>(sorted_unique, detail::to_std_vector(k), detail::to_std_vector(v));
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-void device_map<Key, T, Hash, KeyEqual>::assign(host_mirror<Key, T> const& mirror) {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::assign(host_mirror<Key, T> const& mirror) {
   end_refs();
   size_type const keep = detail::load_limit(capacity_, max_load_factor_);  // keeps the capacity
-  device_map fresh(std::max(mirror.size(), keep), max_load_factor_, hash_, equal_);
+  device_map fresh(std::max(mirror.size(), keep), max_load_factor_, hash_, equal_, alloc_);
   fresh.insert(mirror.keys(), mirror.values());
   *this = std::move(fresh);
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-bool device_map<Key, T, Hash, KeyEqual>::operator==(device_map const& other) const {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+bool device_map<Key, T, Hash, KeyEqual, Allocator>::operator==(device_map const& other) const {
   settle();
   if (size_ != other.size()) return false;  // no shortcut for `a == a`: a NaN value differs
   // Same size, and every pair of `other` is here: then the pair sets are equal.
-  auto const k = other.keys();
-  auto const v = other.values();
+  auto const k =
+      other.template collect<Key>("operator==", detail::key_at_fn<view_type>{other.view()}, alloc_);
+  auto const v =
+      other.template collect<T>("operator==", detail::value_at_fn<view_type>{other.view()}, alloc_);
   using check = detail::holds_pair_fn<view_type, Key const*, T const*>;
   return detail::translate_errors("operator==", [&] {
     // count_if rather than all_of: all_of's reduction reads the padding of its (bool, index)
     // pairs, which initcheck reports.
     return static_cast<std::size_t>(
-               thrust::count_if(thrust::device, thrust::counting_iterator<std::uint64_t>(0),
+               thrust::count_if(detail::policy(alloc_), thrust::counting_iterator<std::uint64_t>(0),
                                 thrust::counting_iterator<std::uint64_t>(k.size()),
                                 check{view(), thrust::raw_pointer_cast(k.data()),
                                       thrust::raw_pointer_cast(v.data())})) == k.size();
   });
 }
 
-template <class Key, class T, class Hash, class KeyEqual>
-void device_map<Key, T, Hash, KeyEqual>::swap(device_map& other) noexcept {
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::swap(device_map& other) noexcept {
   using std::swap;
   swap(max_load_factor_, other.max_load_factor_);
   swap(hash_, other.hash_);
   swap(equal_, other.equal_);
+  swap(alloc_, other.alloc_);
   swap(capacity_, other.capacity_);
   swap(size_, other.size_);
   swap(occupied_, other.occupied_);
