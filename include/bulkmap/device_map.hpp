@@ -74,7 +74,9 @@ BULKMAP_NAMESPACE_BEGIN
  * into each of those uses; its copies must share one source of memory, and allocators that
  * compare unequal must propagate on move assignment and swap, as `thrust::mr::allocator` does.
  * A `std::bad_alloc` it throws surfaces as `bulkmap::out_of_memory`, with the call's usual
- * guarantee. Rust counterpart: the `A: Allocator` parameter of `HashMap<K, V, S, A>`.
+ * guarantee. One exception: on omp, `to_host()` sorts with scratch from the default allocator
+ * (Thrust's OpenMP sort allocates inside a parallel region, where a failure cannot be caught).
+ * Rust counterpart: the `A: Allocator` parameter of `HashMap<K, V, S, A>`.
  */
 template <class Key, class T, class Hash = bulkmap::hash<Key>,
           class KeyEqual = bulkmap::equal_to<Key>, class Allocator = thrust::device_allocator<char>>
