@@ -487,9 +487,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
   detail::vector_of<std::uint32_t, Allocator> writers{
       detail::rebind_t<Allocator, std::uint32_t>(alloc_)};
   try {
-    if (keep_writers) {
-      detail::translate_errors("insert", [&] { writers.resize((n + 31) / 32); });
-    }
+    if (keep_writers) writers = detail::allocate<std::uint32_t>(alloc_, "insert", (n + 31) / 32);
     for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
       claim_and_log(offset, mark_absent);
       size_type const m = chunk_length(offset);
