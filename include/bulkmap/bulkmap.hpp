@@ -1,6 +1,7 @@
 /**
  * @file bulkmap.hpp
- * @brief Everything a bulkmap user needs: `device_map`, `host_mirror`, `pairs`, hashes, errors.
+ * @brief Everything a bulkmap user needs: `device_map`, `host_mirror`, `pairs`, hashes, errors,
+ * `stream_ref`.
  */
 #pragma once
 
@@ -11,3 +12,4 @@
 #include <bulkmap/hash.hpp>
 #include <bulkmap/host_mirror.hpp>
 #include <bulkmap/pairs.hpp>
+#include <bulkmap/stream.hpp>

@@ -25,6 +25,7 @@
 #include <bulkmap/hash.hpp>
 #include <bulkmap/host_mirror.hpp>
 #include <bulkmap/pairs.hpp>
+#include <bulkmap/stream.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -49,7 +50,7 @@ BULKMAP_NAMESPACE_BEGIN
  * distinct keys, not the batch length.
  *
  * Owning and move-only. Not thread-safe: one host thread drives a map at a time. Every call waits
- * for its work to finish before it returns.
+ * for its work to finish before it returns, except the `_async` calls (see "Asynchronous calls").
  *
  * Keys of 16 bytes take 32-byte slots; on GPUs before sm_90 and on the omp backend they are
  * claimed under a per-slot sequence lock (see `detail::key_word_ops`), elsewhere with one 128-bit
@@ -125,10 +126,15 @@ class device_map {
       : device_map(0, default_max_load_factor, Hash{}, KeyEqual{}, alloc) {}
 
   device_map(device_map&&) noexcept = default;
-  device_map& operator=(device_map&&) noexcept = default;
+  /// Takes `other`'s contents; this map's own queued `_async` work finishes first.
+  device_map& operator=(device_map&& other) noexcept {
+    device_map(std::move(other)).swap(*this);
+    return *this;
+  }
   device_map(device_map const&) = delete;
   device_map& operator=(device_map const&) = delete;
-  ~device_map() = default;
+  /// Waits for the map's queued `_async` work (ignoring its errors), then frees the table.
+  ~device_map();
 
   // ---------------------------------------------------------------------------------------------
   // Size and capacity
@@ -136,7 +142,8 @@ class device_map {
 
   /**
    * @brief Number of keys. Rust: `len`. O(1): the map keeps a count; it never scans the slots.
-   * After work through a `ref()`, the first call reads that work's count from the device.
+   * After work through a `ref()` or `_async` calls, the first call reads that work's count from
+   * the device (waiting for queued `_async` work first).
    */
   [[nodiscard]] size_type size() const {
     settle();
@@ -378,6 +385,100 @@ class device_map {
   size_type erase(std::vector<Key> const& keys, std::vector<T>& values, T missing_value);
 
   // ---------------------------------------------------------------------------------------------
+  // Asynchronous calls
+  //
+  // Each bulk call over device ranges has an `_async` form taking a `bulkmap::stream_ref` last
+  // (default: the default stream). Semantics, shapes and errors are those of the waiting form;
+  // what differs:
+  // - **Waiting.** The call queues its work on `stream` and returns without waiting (cuda). Its
+  //   inputs must stay valid and unchanged, and its outputs untouched, until the stream has run
+  //   it; its results are ready once it has (`stream.wait()`, or any waiting call on the map).
+  //   On omp the work runs before the call returns and the stream is ignored.
+  // - **Order.** A map's `_async` calls on one stream run in the order they are made. A call on
+  //   another stream first waits for the map's queued work. Every waiting call on the map
+  //   (`size()`, `find`, `to_host`, ...) first waits for all of it; so does `ref()`.
+  // - **Room.** An `_async` insertion never grows the table. When there is room for every input
+  //   to be a new key (occupied slots, plus the inputs of `_async` insertions still unsettled,
+  //   plus n, within the load limit; `reserve(n)` makes that room), it is queued. Otherwise it
+  //   waits for `stream` and for the map's queued work, then runs as the waiting form, growing
+  //   as needed. No input is ever dropped.
+  // - **Results.** The calls return nothing: `size()` (which waits) counts the keys afterwards.
+  // - **Memory.** Insertions and the value-returning erase keep one scratch buffer with the map,
+  //   8 bytes per input for at most 2^22 inputs (32 MiB), until the next waiting call.
+  // - **Errors.** Arguments are checked, and the work is queued, before the call returns: it
+  //   throws `std::invalid_argument`, `bulkmap::out_of_memory` (the scratch buffer, or growth in
+  //   the waiting fallback) or `bulkmap::cuda_error` (a failed launch). A fault while the device
+  //   runs the work surfaces at the next wait, as a `bulkmap::cuda_error`.
+  // - **Refs.** The calls that change keys end outstanding refs, as the waiting ones do.
+  // Rust has no counterpart (its maps have no device); the waiting forms name theirs.
+  // ---------------------------------------------------------------------------------------------
+
+  /// `insert`, queued on `stream`. O(n) expected; see "Asynchronous calls".
+  template <class KeyIt, class ValueIt>
+  void insert_async(KeyIt keys_first, KeyIt keys_last, ValueIt values_first,
+                    stream_ref stream = {});
+  /// The flagged `insert`, queued on `stream`; `new_out` is written once the stream has run it.
+  template <class KeyIt, class ValueIt, class FlagIt,
+            std::enable_if_t<!std::is_convertible_v<FlagIt, stream_ref>, int> = 0>
+  void insert_async(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, FlagIt new_out,
+                    stream_ref stream = {});
+  /// `insert_with`, queued on `stream`. O(n) expected; see "Asynchronous calls".
+  template <class KeyIt, class MakeValue>
+  void insert_with_async(KeyIt keys_first, KeyIt keys_last, MakeValue make_value,
+                         stream_ref stream = {});
+  /// `insert_or_assign`, queued on `stream`. O(n) expected; see "Asynchronous calls".
+  template <class KeyIt, class ValueIt>
+  void insert_or_assign_async(KeyIt keys_first, KeyIt keys_last, ValueIt values_first,
+                              stream_ref stream = {});
+  /**
+   * @brief `insert_or_accumulate`, queued on `stream`. O(n) expected; see "Asynchronous calls".
+   * On cuda its folds always combine a warp's equal keys first (the waiting form samples the
+   * batch to decide): results are the same, only the speed differs.
+   */
+  template <class KeyIt, class ValueIt, class Op>
+  void insert_or_accumulate_async(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, Op op,
+                                  stream_ref stream = {});
+  /// The flagged `insert_or_accumulate`, queued on `stream`.
+  template <class KeyIt, class ValueIt, class Op, class FlagIt,
+            std::enable_if_t<!std::is_convertible_v<FlagIt, stream_ref>, int> = 0>
+  void insert_or_accumulate_async(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, Op op,
+                                  FlagIt new_out, stream_ref stream = {});
+  /// `count`, queued on `stream`. O(n) expected; see "Asynchronous calls" and
+  /// `insert_or_accumulate_async`.
+  template <class KeyIt>
+  void count_async(KeyIt keys_first, KeyIt keys_last, stream_ref stream = {});
+
+  /// `find`, queued on `stream`. O(n) expected; never grows; no scratch memory.
+  template <class KeyIt, class OutIt>
+  void find_async(KeyIt keys_first, KeyIt keys_last, OutIt values_out, T missing_value,
+                  stream_ref stream = {}) const;
+  /// The flagged `find`, queued on `stream`.
+  template <class KeyIt, class OutIt, class FlagIt,
+            std::enable_if_t<!std::is_convertible_v<FlagIt, stream_ref>, int> = 0>
+  void find_async(KeyIt keys_first, KeyIt keys_last, OutIt values_out, T missing_value,
+                  FlagIt found_out, stream_ref stream = {}) const;
+  /// `contains`, queued on `stream`. O(n) expected; no scratch memory.
+  template <class KeyIt, class OutIt>
+  void contains_async(KeyIt keys_first, KeyIt keys_last, OutIt flags_out,
+                      stream_ref stream = {}) const;
+  /// `erase`, queued on `stream`; `size()` (which waits) counts what is left. O(n) expected.
+  template <class KeyIt>
+  void erase_async(KeyIt keys_first, KeyIt keys_last, stream_ref stream = {});
+  /// The value-returning `erase`, queued on `stream`, in chunks of 2^22 inputs (same results).
+  template <class KeyIt, class OutIt>
+  void erase_async(KeyIt keys_first, KeyIt keys_last, OutIt values_out, T missing_value,
+                   stream_ref stream = {});
+  /// `retain`, queued on `stream`. O(capacity).
+  template <class Pred>
+  void retain_async(Pred pred, stream_ref stream = {});
+  /// `for_each`, queued on `stream`. O(capacity).
+  template <class F>
+  void for_each_async(F f, stream_ref stream = {}) const;
+  /// `transform_values`, queued on `stream`. O(capacity).
+  template <class F>
+  void transform_values_async(F f, stream_ref stream = {});
+
+  // ---------------------------------------------------------------------------------------------
   // One key at a time, in users' own code
   // ---------------------------------------------------------------------------------------------
 
@@ -533,11 +634,43 @@ class device_map {
   detail::vector_of<U, OutAllocator> collect(char const* what, Column column,
                                              OutAllocator const& out_alloc) const;
 
-  /// Folds the work of outstanding refs into `size_` and `occupied_` (their counts since the
-  /// last fold, read from the device). Keeps the refs valid.
+  /// Writes each erased value of a chunk of m keys (first occurrence takes it; see `erase`).
+  template <class KeyIt, class OutIt>
+  void take_chunk(KeyIt keys, size_type m, OutIt values_out, T missing_value, std::uint64_t* refs);
+  /// Runs `fn(i)` for i in [0, n) where `on_` places it (the default stream, or an `_async`
+  /// call's stream).
+  template <class F>
+  void run(char const* what, std::uint64_t n, F const& fn) const {
+    detail::launch(what, n, fn, on_);
+  }
+  /// While alive, the map's launches go to an `_async` call's stream, without waiting.
+  struct placed_on {
+    device_map const& map;
+    placed_on(device_map const& m, stream_ref s) : map(m) { map.on_ = {s, true}; }
+    ~placed_on() { map.on_ = {}; }
+    placed_on(placed_on const&) = delete;
+    placed_on& operator=(placed_on const&) = delete;
+  };
+  /// Opens an `_async` call on `stream`: first waits for the map's queued work on another stream.
+  void begin_async(stream_ref stream) const;
+  /// `begin_async` for a call that changes keys: also ends outstanding refs, and opens a counter
+  /// epoch for the counts of `_async` work (folded by `settle`) unless one is open.
+  void begin_async_change(stream_ref stream);
+  /// The scratch of an `_async` call: at least m slot references, valid until the next wait.
+  std::uint64_t* async_scratch(size_type m);
+  /// The `_async` insertions (see "Asynchronous calls"): queued when every input fits as a new
+  /// key, else the waiting `apply_in_chunks`.
+  template <class KeyIt, class ValueIt, class Op, class FlagIt>
+  void apply_async(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, order_rule rule, Op op,
+                   FlagIt new_out, stream_ref stream);
+
+  /// Waits for the map's queued `_async` work and drops its scratch. Keeps its counts unfolded.
+  void join() const;
+  /// `join`, then folds the counts of `_async` work and outstanding refs into `size_` and
+  /// `occupied_` (their counts since the last fold, read from the device). Keeps refs valid.
   void settle() const;
-  /// `settle`, then invalidates outstanding refs: every call that changes the keys or moves the
-  /// table begins here.
+  /// `settle`, then invalidates outstanding refs and closes the counter epoch: every waiting call
+  /// that changes the keys or moves the table begins here.
   void end_refs();
 
   double max_load_factor_;
@@ -552,9 +685,20 @@ class device_map {
   /// kernel-side counts
   mutable detail::vector_of<unsigned long long, Allocator> counters_{
       detail::rebind_t<Allocator, unsigned long long>(alloc_)};
-  bool refs_out_ = false;          ///< refs were handed out; counters_ hold their work
+  bool refs_out_ = false;          ///< refs were handed out and are valid
   size_type ref_claim_limit_ = 0;  ///< main slots the refs may claim, from their first ref()
+  /// counters_ hold counts of refs' or `_async` work, since the last reset, not all folded yet
+  mutable bool unsettled_ = false;
   mutable std::array<unsigned long long, detail::counter_count> ref_seen_{};  ///< folded so far
+  /// The stream of the map's queued `_async` work, if any.
+  mutable std::optional<stream_ref> async_stream_;
+  /// Inputs of `_async` insertions since the last fold: a bound on the slots they claimed.
+  mutable size_type async_claims_ = 0;
+  /// Slot references for `_async` insertions and erasures, kept until the next `join`.
+  mutable detail::vector_of<std::uint64_t, Allocator> scratch_{
+      detail::rebind_t<Allocator, std::uint64_t>(alloc_)};
+  /// Where launches go now (`run`).
+  mutable detail::placement on_{};
 };
 
 BULKMAP_NAMESPACE_END

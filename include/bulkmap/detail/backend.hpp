@@ -15,6 +15,7 @@
 
 #include <bulkmap/config.hpp>
 #include <bulkmap/error.hpp>
+#include <bulkmap/stream.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -62,12 +63,30 @@ decltype(auto) translate_errors(char const* what, F&& f) {
   }
 }
 
-/// Runs `fn(i)` for i in [0, n) on the backend (a CUDA kernel or an OpenMP loop) and waits.
+/**
+ * Where a map's launches run: on the default stream, waiting for each (`async` false: the waiting
+ * calls), or queued on `stream` without waiting (the `_async` calls). On omp every launch runs
+ * before it returns, wherever it was placed.
+ */
+struct placement {
+  stream_ref stream{};
+  bool async = false;
+};
+
+/// Runs `fn(i)` for i in [0, n) on the backend (a CUDA kernel or an OpenMP loop), placed by `on`.
 template <class F>
-void launch(char const* what, std::uint64_t n, F const& fn) {
+void launch(char const* what, std::uint64_t n, F const& fn, placement on = {}) {
   if (n == 0) return;
   translate_errors(what, [&] {
-    thrust::for_each_n(thrust::device, thrust::counting_iterator<std::uint64_t>(0), n, fn);
+    thrust::counting_iterator<std::uint64_t> const first(0);
+#if defined(BULKMAP_BACKEND_CUDA)
+    if (on.async) {
+      thrust::for_each_n(thrust::cuda::par_nosync.on(on.stream.get()), first, n, fn);
+      return;
+    }
+#endif
+    (void)on;
+    thrust::for_each_n(thrust::device, first, n, fn);
   });
 }
 

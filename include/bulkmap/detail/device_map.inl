@@ -151,33 +151,56 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::reset_counters() {
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+device_map<Key, T, Hash, KeyEqual, Allocator>::~device_map() {
+  // The queued work may still read the slots and the scratch: let it finish before they go.
+  try {
+    join();
+  } catch (...) {  // a fault in that work has nobody left to report to
+  }
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::join() const {
+  if (!async_stream_) return;
+  async_stream_->wait();
+  async_stream_.reset();
+  detail::vector_of<std::uint64_t, Allocator>(scratch_.get_allocator()).swap(scratch_);
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::settle() const {
-  if (!refs_out_) return;
+  join();
+  if (!unsettled_) return;
   auto const c = read_counters();
   // Net counts since the last fold (unsigned arithmetic: a count may have fallen back).
   auto const since = [&](detail::counter i) { return static_cast<size_type>(c[i] - ref_seen_[i]); };
   occupied_ += since(detail::claims);
   size_ += since(detail::claims) + since(detail::side_claims) - since(detail::removed);
   ref_seen_ = c;
+  async_claims_ = 0;
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::end_refs() {
-  if (!refs_out_) return;
   settle();
-  reset_counters();
+  if (unsettled_) {
+    reset_counters();
+    ref_seen_ = {};
+    unsettled_ = false;
+  }
   refs_out_ = false;
-  ref_seen_ = {};
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 auto device_map<Key, T, Hash, KeyEqual, Allocator>::ref() -> ref_type {
   if (!refs_out_) {  // the first ref since the last non-const call: its room starts now
+    end_refs();      // (folds queued `_async` work, which the room depends on)
     reset_counters();
+    ref_seen_ = {};
     size_type const limit = detail::load_limit(capacity_, max_load_factor_);
     ref_claim_limit_ = occupied_ < limit ? limit - occupied_ : 0;
     refs_out_ = true;
-    ref_seen_ = {};
+    unsettled_ = true;
   }
   view_type table = view();
   table.claim_limit = ref_claim_limit_;
@@ -211,8 +234,7 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::rehash(size_type new_capacit
   view_type to = from;
   to.slots = thrust::raw_pointer_cast(fresh.data());
   to.capacity = new_capacity;
-  detail::launch("rehash", capacity_ + detail::side_slot_count,
-                 detail::rehash_fn<view_type>{from, to});
+  run("rehash", capacity_ + detail::side_slot_count, detail::rehash_fn<view_type>{from, to});
   slots_.swap(fresh);
   capacity_ = new_capacity;
   occupied_ = size_ - side;
@@ -281,11 +303,9 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
                                                                  std::uint64_t* refs,
                                                                  bool mark_absent) -> size_type {
   if (mark_absent) {
-    detail::launch("mark absent keys", n,
-                   detail::mark_absent_fn<view_type, KeyIt>{view(), keys, refs});
+    run("mark absent keys", n, detail::mark_absent_fn<view_type, KeyIt>{view(), keys, refs});
   } else {
-    detail::translate_errors(
-        "locate", [&] { thrust::fill(thrust::device, refs, refs + n, std::uint64_t{0}); });
+    run("locate", n, detail::clear_refs_fn{refs});
   }
   size_type new_keys = 0;  // claimed by this chunk, for the rollback
   bool failed_only = false;
@@ -295,9 +315,9 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
     // Room for every input: claims need not hold the budget, and none can fail.
     v.budgeted = v.claim_limit < n;
     auto* counters = thrust::raw_pointer_cast(counters_.data());
-    detail::launch("locate", n,
-                   detail::claim_fn<view_type, KeyIt>{v, keys, refs, counters + detail::any_failed,
-                                                      failed_only});
+    run("locate", n,
+        detail::claim_fn<view_type, KeyIt>{v, keys, refs, counters + detail::any_failed,
+                                           failed_only});
     auto const c = read_counters();
     occupied_ += c[detail::claims];
     size_ += c[detail::claims] + c[detail::side_claims];
@@ -339,7 +359,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::unclaim_chunk(std::uint64_t const* refs,
                                                                   size_type n, size_type claimed) {
-  detail::launch("undo claims", n, detail::unclaim_fn<view_type>{view(), refs});
+  run("undo claims", n, detail::unclaim_fn<view_type>{view(), refs});
   size_ -= claimed;
 }
 
@@ -348,9 +368,9 @@ template <class ValueIt>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::write_first_values(ValueIt values, size_type n,
                                                                        std::uint64_t* refs) {
   view_type const v = view();
-  detail::launch("tag", n, detail::tag_fn<view_type>{v, refs, false, true});
-  detail::launch("elect", n, detail::elect_fn<view_type>{v, refs, false, true});
-  detail::launch("write", n, detail::write_fn<view_type, ValueIt>{v, values, refs});
+  run("tag", n, detail::tag_fn<view_type>{v, refs, false, true});
+  run("elect", n, detail::elect_fn<view_type>{v, refs, false, true});
+  run("write", n, detail::write_fn<view_type, ValueIt>{v, values, refs});
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
@@ -360,18 +380,17 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::write_other_values(ValueIt v
                                                                        order_rule rule, Op op) {
   view_type const v = view();
   if (rule == order_rule::last_wins) {
-    detail::launch("clear values", n, detail::zero_fn<view_type>{v, refs});
-    detail::launch("tag", n, detail::tag_fn<view_type>{v, refs, true, false});
-    detail::launch("elect", n, detail::elect_fn<view_type>{v, refs, true, false});
-    detail::launch("write", n, detail::write_fn<view_type, ValueIt>{v, values, refs});
+    run("clear values", n, detail::zero_fn<view_type>{v, refs});
+    run("tag", n, detail::tag_fn<view_type>{v, refs, true, false});
+    run("elect", n, detail::elect_fn<view_type>{v, refs, true, false});
+    run("write", n, detail::write_fn<view_type, ValueIt>{v, values, refs});
   } else if constexpr (!std::is_same_v<Op, detail::no_fold>) {
     if (rule != order_rule::fold) return;
-    if (backend_is_cuda && detail::concentrated(detail::policy(alloc_), refs, n)) {
-      detail::launch("accumulate", n,
-                     detail::fold_fn<view_type, ValueIt, Op, true>{v, values, refs, op});
+    // (An `_async` call cannot wait for the sample: it always combines.)
+    if (backend_is_cuda && (on_.async || detail::concentrated(detail::policy(alloc_), refs, n))) {
+      run("accumulate", n, detail::fold_fn<view_type, ValueIt, Op, true>{v, values, refs, op});
     } else {
-      detail::launch("accumulate", n,
-                     detail::fold_fn<view_type, ValueIt, Op, false>{v, values, refs, op});
+      run("accumulate", n, detail::fold_fn<view_type, ValueIt, Op, false>{v, values, refs, op});
     }
   }
 }
@@ -384,11 +403,11 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::write_first_values_and_flags
   if constexpr (!detail::is_discard_v<FlagIt>) {
     view_type const v = view();
     if (!first_values) {  // elect the first occurrences only for the flags, then undo it
-      detail::launch("tag", n, detail::tag_fn<view_type>{v, refs, false, true});
-      detail::launch("elect", n, detail::elect_fn<view_type>{v, refs, false, true});
+      run("tag", n, detail::tag_fn<view_type>{v, refs, false, true});
+      run("elect", n, detail::elect_fn<view_type>{v, refs, false, true});
     }
-    detail::launch("flag new keys", n,
-                   detail::flag_new_fn<view_type, FlagIt>{v, refs, new_out, !first_values});
+    run("flag new keys", n,
+        detail::flag_new_fn<view_type, FlagIt>{v, refs, new_out, !first_values});
   }
 }
 
@@ -468,8 +487,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
           locate_chunk(keys_first + d, m, refs, false);  // finds only: every key is present
           auto const negated =
               thrust::make_transform_iterator(values_first + d, detail::negate_fn<T>{});
-          detail::launch(
-              "undo", m,
+          run("undo", m,
               detail::fold_fn<view_type, decltype(negated), Op, false>{view(), negated, refs, op});
         }
         erase_logged();
@@ -494,8 +512,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
       auto const d = static_cast<std::ptrdiff_t>(offset);
       write_first_values_and_flags(values_first + d, m, refs, first_values, new_out + d);
       if (keep_writers) {
-        detail::launch(
-            "insert", m,
+        run("insert", m,
             detail::save_writers_fn{refs, thrust::raw_pointer_cast(writers.data()) + offset / 32});
       }
     }
@@ -509,8 +526,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
     auto const d = static_cast<std::ptrdiff_t>(offset);
     locate_chunk(keys_first + d, m, refs, false);  // finds only: every key is present
     if (keep_writers) {
-      detail::launch(
-          "insert", m,
+      run("insert", m,
           detail::restore_writers_fn{refs, thrust::raw_pointer_cast(writers.data()) + offset / 32});
     }
     write_other_values(values_first + d, m, refs, rule, op);
@@ -673,10 +689,11 @@ template <class KeyIt, class OutIt, class FlagIt>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::find(KeyIt keys_first, KeyIt keys_last,
                                                          OutIt values_out, T missing_value,
                                                          FlagIt found_out) const {
+  join();
   auto const n = detail::checked_length(keys_first, keys_last);
-  detail::launch("find", n,
-                 detail::find_fn<view_type, KeyIt, OutIt, FlagIt>{view(), keys_first, values_out,
-                                                                  found_out, missing_value});
+  run("find", n,
+      detail::find_fn<view_type, KeyIt, OutIt, FlagIt>{view(), keys_first, values_out, found_out,
+                                                       missing_value});
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
@@ -705,9 +722,9 @@ template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt, class OutIt>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::contains(KeyIt keys_first, KeyIt keys_last,
                                                              OutIt flags_out) const {
+  join();
   auto const n = detail::checked_length(keys_first, keys_last);
-  detail::launch("contains", n,
-                 detail::contains_fn<view_type, KeyIt, OutIt>{view(), keys_first, flags_out});
+  run("contains", n, detail::contains_fn<view_type, KeyIt, OutIt>{view(), keys_first, flags_out});
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
@@ -727,8 +744,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::erase(KeyIt keys_first, KeyI
   auto const n = detail::checked_length(keys_first, keys_last);
   reset_counters();
   auto* counters = thrust::raw_pointer_cast(counters_.data());
-  detail::launch(
-      "erase", n,
+  run("erase", n,
       detail::erase_fn<view_type, KeyIt>{view(), keys_first, counters + detail::removed});
   auto const removed = static_cast<size_type>(read_counters()[detail::removed]);
   size_ -= removed;
@@ -750,21 +766,27 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::erase(KeyIt keys_first, KeyI
   end_refs();
   auto const n = detail::checked_length(keys_first, keys_last);
   auto ref_buffer = detail::allocate<std::uint64_t>(alloc_, "erase", n);
-  std::uint64_t* const refs = thrust::raw_pointer_cast(ref_buffer.data());
-  view_type const v = view();
   reset_counters();
-  auto* counters = thrust::raw_pointer_cast(counters_.data());
-  detail::launch("erase", n,
-                 detail::take_values_fn<view_type, KeyIt, OutIt>{v, keys_first, values_out,
-                                                                 missing_value, refs});
-  detail::launch("erase", n, detail::clear_tag_fn<view_type>{v, refs});
-  detail::launch("erase", n, detail::take_tag_fn<view_type>{v, refs});
-  detail::launch("erase", n,
-                 detail::take_elect_fn<view_type, OutIt>{v, refs, values_out, missing_value,
-                                                         counters + detail::removed});
+  take_chunk(keys_first, n, values_out, missing_value, thrust::raw_pointer_cast(ref_buffer.data()));
   auto const removed = static_cast<size_type>(read_counters()[detail::removed]);
   size_ -= removed;
   return removed;
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt, class OutIt>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::take_chunk(KeyIt keys, size_type m,
+                                                               OutIt values_out, T missing_value,
+                                                               std::uint64_t* refs) {
+  view_type const v = view();
+  auto* counters = thrust::raw_pointer_cast(counters_.data());
+  run("erase", m,
+      detail::take_values_fn<view_type, KeyIt, OutIt>{v, keys, values_out, missing_value, refs});
+  run("erase", m, detail::clear_tag_fn<view_type>{v, refs});
+  run("erase", m, detail::take_tag_fn<view_type>{v, refs});
+  run("erase", m,
+      detail::take_elect_fn<view_type, OutIt>{v, refs, values_out, missing_value,
+                                              counters + detail::removed});
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
@@ -787,8 +809,8 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::retain(Pred pred) -> size_ty
   end_refs();
   reset_counters();
   auto* counters = thrust::raw_pointer_cast(counters_.data());
-  detail::launch("retain", capacity_ + detail::side_slot_count,
-                 detail::retain_fn<view_type, Pred>{view(), pred, counters + detail::removed});
+  run("retain", capacity_ + detail::side_slot_count,
+      detail::retain_fn<view_type, Pred>{view(), pred, counters + detail::removed});
   auto const removed = static_cast<size_type>(read_counters()[detail::removed]);
   size_ -= removed;
   return removed;
@@ -824,9 +846,9 @@ pairs<Key, T> device_map<Key, T, Hash, KeyEqual, Allocator>::extract_if(Pred pre
   }
   reset_counters();
   auto* counters = thrust::raw_pointer_cast(counters_.data());
-  detail::launch("extract_if", slots,
-                 detail::free_flagged_fn<view_type>{view(), thrust::raw_pointer_cast(flags.data()),
-                                                    counters + detail::removed});
+  run("extract_if", slots,
+      detail::free_flagged_fn<view_type>{view(), thrust::raw_pointer_cast(flags.data()),
+                                         counters + detail::removed});
   size_ -= static_cast<size_type>(read_counters()[detail::removed]);
   return out;
 }
@@ -834,15 +856,17 @@ pairs<Key, T> device_map<Key, T, Hash, KeyEqual, Allocator>::extract_if(Pred pre
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class F>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::for_each(F f) const {
-  detail::launch("for_each", capacity_ + detail::side_slot_count,
-                 detail::for_each_fn<view_type, F>{view(), f});
+  join();
+  run("for_each", capacity_ + detail::side_slot_count,
+      detail::for_each_fn<view_type, F>{view(), f});
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class F>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::transform_values(F f) {
-  detail::launch("transform_values", capacity_ + detail::side_slot_count,
-                 detail::transform_values_fn<view_type, F>{view(), f});
+  join();
+  run("transform_values", capacity_ + detail::side_slot_count,
+      detail::transform_values_fn<view_type, F>{view(), f});
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
@@ -943,6 +967,235 @@ bool device_map<Key, T, Hash, KeyEqual, Allocator>::operator==(device_map const&
   });
 }
 
+// ---- asynchronous calls ----------------------------------------------------------------------
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::begin_async(stream_ref stream) const {
+  if (async_stream_ && *async_stream_ != stream) join();
+  async_stream_ = stream;
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::begin_async_change(stream_ref stream) {
+  if (refs_out_) end_refs();
+  begin_async(stream);
+  if (!unsettled_) {  // a counter epoch: the counts of this and later `_async` work
+    reset_counters();
+    ref_seen_ = {};
+    unsettled_ = true;
+  }
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+std::uint64_t* device_map<Key, T, Hash, KeyEqual, Allocator>::async_scratch(size_type m) {
+  if (scratch_.size() < m) {
+    // Queued work may still use the smaller buffer (only while the map has any).
+    if (!scratch_.empty() && async_stream_) async_stream_->wait();
+    scratch_ = detail::allocate<std::uint64_t>(alloc_, "async scratch", m);
+  }
+  return thrust::raw_pointer_cast(scratch_.data());
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt, class ValueIt, class Op, class FlagIt>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::apply_async(KeyIt keys_first, KeyIt keys_last,
+                                                                ValueIt values_first,
+                                                                order_rule rule, Op op,
+                                                                FlagIt new_out, stream_ref stream) {
+  auto const n = detail::checked_length(keys_first, keys_last);
+  if (n == 0) return;
+  if (refs_out_) end_refs();  // (their claims count toward the room)
+  size_type const limit = detail::load_limit(capacity_, max_load_factor_);
+  size_type const bound = occupied_ + async_claims_;  // slots that may be taken already
+  if (bound > limit || n > limit - bound) {
+    stream.wait();  // the caller may still be writing the inputs there
+    apply_in_chunks(keys_first, keys_last, values_first, rule, op, new_out);
+    return;
+  }
+  begin_async_change(stream);
+  std::uint64_t* const refs = async_scratch(std::min(n, detail::chunk_size));
+  async_claims_ += n;
+  placed_on const here(*this, stream);
+  // As one chunk of the waiting form, chunk after chunk: every claim fits, so none fails.
+  bool const first_values = rule == order_rule::first_wins ||
+                            (rule == order_rule::fold && !detail::has_zero_identity_v<Op, T>);
+  bool const mark_absent = first_values || !detail::is_discard_v<FlagIt>;
+  auto* counters = thrust::raw_pointer_cast(counters_.data());
+  for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
+    size_type const m = std::min(detail::chunk_size, n - offset);
+    auto const d = static_cast<std::ptrdiff_t>(offset);
+    view_type v = view();
+    v.budgeted = false;
+    if (mark_absent) {
+      run("mark absent keys", m, detail::mark_absent_fn<view_type, KeyIt>{v, keys_first + d, refs});
+    } else {
+      run("locate", m, detail::clear_refs_fn{refs});
+    }
+    run("locate", m,
+        detail::claim_fn<view_type, KeyIt>{v, keys_first + d, refs, counters + detail::any_failed,
+                                           false});
+    write_first_values_and_flags(values_first + d, m, refs, first_values, new_out + d);
+    write_other_values(values_first + d, m, refs, rule, op);
+  }
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt, class ValueIt>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::insert_async(KeyIt keys_first, KeyIt keys_last,
+                                                                 ValueIt values_first,
+                                                                 stream_ref stream) {
+  apply_async(keys_first, keys_last, values_first, order_rule::first_wins, detail::no_fold{},
+              thrust::make_discard_iterator(), stream);
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt, class ValueIt, class FlagIt,
+          std::enable_if_t<!std::is_convertible_v<FlagIt, stream_ref>, int>>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::insert_async(KeyIt keys_first, KeyIt keys_last,
+                                                                 ValueIt values_first,
+                                                                 FlagIt new_out,
+                                                                 stream_ref stream) {
+  apply_async(keys_first, keys_last, values_first, order_rule::first_wins, detail::no_fold{},
+              new_out, stream);
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt, class MakeValue>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::insert_with_async(KeyIt keys_first,
+                                                                      KeyIt keys_last,
+                                                                      MakeValue make_value,
+                                                                      stream_ref stream) {
+  insert_async(keys_first, keys_last, thrust::make_transform_iterator(keys_first, make_value),
+               stream);
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt, class ValueIt>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::insert_or_assign_async(KeyIt keys_first,
+                                                                           KeyIt keys_last,
+                                                                           ValueIt values_first,
+                                                                           stream_ref stream) {
+  apply_async(keys_first, keys_last, values_first, order_rule::last_wins, detail::no_fold{},
+              thrust::make_discard_iterator(), stream);
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt, class ValueIt, class Op>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::insert_or_accumulate_async(
+    KeyIt keys_first, KeyIt keys_last, ValueIt values_first, Op op, stream_ref stream) {
+  apply_async(keys_first, keys_last, values_first, order_rule::fold, op,
+              thrust::make_discard_iterator(), stream);
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt, class ValueIt, class Op, class FlagIt,
+          std::enable_if_t<!std::is_convertible_v<FlagIt, stream_ref>, int>>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::insert_or_accumulate_async(
+    KeyIt keys_first, KeyIt keys_last, ValueIt values_first, Op op, FlagIt new_out,
+    stream_ref stream) {
+  apply_async(keys_first, keys_last, values_first, order_rule::fold, op, new_out, stream);
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::count_async(KeyIt keys_first, KeyIt keys_last,
+                                                                stream_ref stream) {
+  apply_async(keys_first, keys_last, thrust::constant_iterator<T>(T{1}), order_rule::fold,
+              thrust::plus<T>{}, thrust::make_discard_iterator(), stream);
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt, class OutIt>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::find_async(KeyIt keys_first, KeyIt keys_last,
+                                                               OutIt values_out, T missing_value,
+                                                               stream_ref stream) const {
+  find_async(keys_first, keys_last, values_out, missing_value, thrust::make_discard_iterator(),
+             stream);
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt, class OutIt, class FlagIt,
+          std::enable_if_t<!std::is_convertible_v<FlagIt, stream_ref>, int>>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::find_async(KeyIt keys_first, KeyIt keys_last,
+                                                               OutIt values_out, T missing_value,
+                                                               FlagIt found_out,
+                                                               stream_ref stream) const {
+  auto const n = detail::checked_length(keys_first, keys_last);
+  begin_async(stream);
+  placed_on const here(*this, stream);
+  run("find", n,
+      detail::find_fn<view_type, KeyIt, OutIt, FlagIt>{view(), keys_first, values_out, found_out,
+                                                       missing_value});
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt, class OutIt>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::contains_async(KeyIt keys_first,
+                                                                   KeyIt keys_last, OutIt flags_out,
+                                                                   stream_ref stream) const {
+  auto const n = detail::checked_length(keys_first, keys_last);
+  begin_async(stream);
+  placed_on const here(*this, stream);
+  run("contains", n, detail::contains_fn<view_type, KeyIt, OutIt>{view(), keys_first, flags_out});
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::erase_async(KeyIt keys_first, KeyIt keys_last,
+                                                                stream_ref stream) {
+  auto const n = detail::checked_length(keys_first, keys_last);
+  begin_async_change(stream);
+  placed_on const here(*this, stream);
+  auto* counters = thrust::raw_pointer_cast(counters_.data());
+  run("erase", n,
+      detail::erase_fn<view_type, KeyIt>{view(), keys_first, counters + detail::removed});
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt, class OutIt>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::erase_async(KeyIt keys_first, KeyIt keys_last,
+                                                                OutIt values_out, T missing_value,
+                                                                stream_ref stream) {
+  auto const n = detail::checked_length(keys_first, keys_last);
+  if (n == 0) return;
+  begin_async_change(stream);
+  std::uint64_t* const refs = async_scratch(std::min(n, detail::chunk_size));
+  placed_on const here(*this, stream);
+  for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
+    auto const d = static_cast<std::ptrdiff_t>(offset);
+    take_chunk(keys_first + d, std::min(detail::chunk_size, n - offset), values_out + d,
+               missing_value, refs);
+  }
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class Pred>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::retain_async(Pred pred, stream_ref stream) {
+  begin_async_change(stream);
+  placed_on const here(*this, stream);
+  auto* counters = thrust::raw_pointer_cast(counters_.data());
+  run("retain", capacity_ + detail::side_slot_count,
+      detail::retain_fn<view_type, Pred>{view(), pred, counters + detail::removed});
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class F>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::for_each_async(F f, stream_ref stream) const {
+  begin_async(stream);
+  placed_on const here(*this, stream);
+  run("for_each", capacity_ + detail::side_slot_count,
+      detail::for_each_fn<view_type, F>{view(), f});
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class F>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::transform_values_async(F f, stream_ref stream) {
+  begin_async(stream);
+  placed_on const here(*this, stream);
+  run("transform_values", capacity_ + detail::side_slot_count,
+      detail::transform_values_fn<view_type, F>{view(), f});
+}
+
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::swap(device_map& other) noexcept {
   using std::swap;
@@ -953,11 +1206,15 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::swap(device_map& other) noex
   swap(capacity_, other.capacity_);
   swap(size_, other.size_);
   swap(occupied_, other.occupied_);
-  swap(refs_out_, other.refs_out_);  // refs follow the table they point into
+  swap(refs_out_, other.refs_out_);  // refs and queued work follow the table they point into
   swap(ref_claim_limit_, other.ref_claim_limit_);
+  swap(unsettled_, other.unsettled_);
   swap(ref_seen_, other.ref_seen_);
+  swap(async_stream_, other.async_stream_);
+  swap(async_claims_, other.async_claims_);
   slots_.swap(other.slots_);
   counters_.swap(other.counters_);
+  scratch_.swap(other.scratch_);
 }
 
 BULKMAP_NAMESPACE_END

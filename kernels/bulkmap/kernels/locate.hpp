@@ -27,6 +27,13 @@ struct mark_absent_fn {
   }
 };
 
+/// Clears the refs of a chunk whose inputs need no `ref::absent` marks.
+struct clear_refs_fn {
+  std::uint64_t* refs;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const { refs[i] = 0; }
+};
+
 /**
  * Finds or claims the slot of input i. Keeps the input's `absent` and `claimed` flags from earlier
  * passes over the same chunk (a key claimed before a growth is found after it). An input that
