@@ -59,13 +59,21 @@ BULKMAP_NAMESPACE_BEGIN
  *
  * @tparam Key an integer of 1 to 8 bytes (not `bool`), `__int128`, `unsigned __int128`, or a
  * trivially copyable type of at most 16 bytes without padding bits that specializes
- * `bulkmap::hash` (`bulkmap::is_key_v`; hash.hpp has an example). Keys compare by their bits.
+ * `bulkmap::hash` (`bulkmap::is_key_v`; hash.hpp has an example). Keys compare with `KeyEqual`.
  * @tparam T an integer or floating type of 4 or 8 bytes, `__int128`, `unsigned __int128`, or a
  * trivially copyable type of 4, 8 or 16 bytes without padding bits (`bulkmap::is_value_v`).
  * 16-byte values are stored and folded with 128-bit compare-and-swap loops on sm_90 and later,
  * under the slot's guard elsewhere; `value_ref::atomic()` is not available for them.
  * @tparam Hash callable on host and device as `std::uint64_t(Key)`; equal keys hash equally
- * @tparam KeyEqual `bulkmap::equal_to<Key>` (custom equality comes with the entry-API issue)
+ * @tparam KeyEqual callable on host and device as `bool(Key const&, Key const&)`, an equivalence
+ * relation; keys it calls equal must hash equally (`Hash`). Default `bulkmap::equal_to<Key>`:
+ * equal bits. Rust counterpart: the `Eq` impl of `K`. With another `KeyEqual`, the map keeps one
+ * key of each class of equal keys, as Rust does: a bulk insertion stores the first occurrence of
+ * a key new to the map, and later equal keys change only values. Two exceptions: keys equal to
+ * the key whose bits are all ones, or all ones but the lowest (the table's two reserved bit
+ * patterns), are reported as that key; a `device_map_ref` stores whichever of the equal keys its
+ * threads insert at once claims the slot first. `to_host()` and `host_mirror::get` compare keys
+ * by their bits (the mirror is ordered by bits).
  * @tparam Allocator where the map's device memory comes from: a Thrust-style device allocator
  * (`thrust::device_allocator`, or `thrust::mr::allocator` over a memory resource such as a
  * `thrust::mr::disjoint_unsynchronized_pool_resource`), rebound by the map to each element type.
@@ -90,8 +98,6 @@ class device_map {
                 "bulkmap::device_map: T must be an integer or floating type of 4 or 8 bytes, a "
                 "16-byte integer, or a trivially copyable type of 4, 8 or 16 bytes without padding "
                 "(bulkmap::is_value_v)");
-  static_assert(std::is_same_v<KeyEqual, bulkmap::equal_to<Key>>,
-                "bulkmap::device_map: only bulkmap::equal_to<Key> is supported as KeyEqual");
 
  public:
   using key_type = Key;
@@ -483,7 +489,7 @@ class device_map {
   // ---------------------------------------------------------------------------------------------
 
   /// The handle `ref()` returns.
-  using ref_type = device_map_ref<Key, T, Hash>;
+  using ref_type = device_map_ref<Key, T, Hash, KeyEqual>;
 
   /**
    * @brief A trivially copyable handle for users' functors and kernels: `insert`, `find`,
@@ -598,7 +604,7 @@ class device_map {
  private:
   using traits_type = detail::key_traits<Key>;
   using slot_type = detail::slot<Key, T>;
-  using view_type = detail::table_view<Key, T, Hash>;
+  using view_type = detail::table_view<Key, T, Hash, KeyEqual>;
 
   enum class order_rule { first_wins, last_wins, fold };
 
@@ -608,21 +614,30 @@ class device_map {
   [[nodiscard]] size_type live_side_slots() const;
   void rehash(size_type new_capacity);
   /// Gives each of a chunk's n inputs its slot in `refs`, claiming and growing as needed; returns
-  /// the number of keys it claimed. A failed growth undoes its claims before out_of_memory.
-  template <class KeyIt>
-  size_type locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs, bool mark_absent);
-  /// Undoes the `claimed` claims that `refs` record (they must still name their slots).
-  void unclaim_chunk(std::uint64_t const* refs, size_type n, size_type claimed);
+  /// the number of keys it claimed. With a `detail::fused_fold`, also folds each input's value.
+  /// A failed growth undoes its claims (and folds) before out_of_memory.
+  template <class KeyIt, class Fold = detail::no_fused_fold>
+  size_type locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs, bool mark_absent,
+                         Fold fold = {});
+  /// Undoes the `claimed` claims that `refs` record (they must still name their slots), and the
+  /// folds of a fused fold.
+  template <class Fold = detail::no_fused_fold>
+  void unclaim_chunk(std::uint64_t const* refs, size_type n, size_type claimed, Fold fold = {});
   /// Writes the first value of each key absent at the chunk's start (first occurrence wins).
   template <class ValueIt>
   void write_first_values(ValueIt values, size_type n, std::uint64_t* refs);
   /// The rest of `rule`: last_wins writes every key's last value; fold folds every non-writer.
   template <class ValueIt, class Op>
   void write_other_values(ValueIt values, size_type n, std::uint64_t* refs, order_rule rule, Op op);
+  /// Whether a chunk's inputs are marked absent at its start (`ref::absent`): for first values,
+  /// for the "was new" flags, and under a custom KeyEqual for the first occurrences' keys.
+  template <class FlagIt>
+  static bool marks_absent(bool first_values);
   /// After a chunk's locate pass (absent inputs marked): writes the first values when
-  /// `first_values`, and the "was new" flags unless `new_out` is a discard iterator.
-  template <class ValueIt, class FlagIt>
-  void write_first_values_and_flags(ValueIt values, size_type n, std::uint64_t* refs,
+  /// `first_values`, the first occurrences' keys under a custom KeyEqual, and the "was new"
+  /// flags unless `new_out` is a discard iterator.
+  template <class KeyIt, class ValueIt, class FlagIt>
+  void write_first_values_and_flags(KeyIt keys, ValueIt values, size_type n, std::uint64_t* refs,
                                     bool first_values, FlagIt new_out);
   /// Applies a batch of any length; see the out_of_memory guarantee of `insert`. `new_out`:
   /// the "was new" flags, or a discard iterator.

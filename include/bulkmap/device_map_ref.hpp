@@ -105,14 +105,15 @@ class value_ref {
  *   see `T{}`, and an update they make in that window may be overwritten. `insert` and
  *   `insert_or_assign` of one key store in an unspecified order, so one of them wins.
  *
- * @tparam Key, T, Hash as for `device_map`
+ * @tparam Key, T, Hash, KeyEqual as for `device_map`
  */
-template <class Key, class T, class Hash = bulkmap::hash<Key>>
+template <class Key, class T, class Hash = bulkmap::hash<Key>,
+          class KeyEqual = bulkmap::equal_to<Key>>
 class device_map_ref {
  public:
   using key_type = Key;
   using mapped_type = T;
-  using view_type = detail::table_view<Key, T, Hash>;
+  using view_type = detail::table_view<Key, T, Hash, KeyEqual>;
 
   /// Made by `device_map::ref()`.
   BULKMAP_HOST_DEVICE device_map_ref(view_type table, unsigned long long* removed)

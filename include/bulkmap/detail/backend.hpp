@@ -14,6 +14,7 @@
 #include <thrust/system_error.h>
 
 #include <bulkmap/config.hpp>
+#include <bulkmap/detail/table.hpp>
 #include <bulkmap/error.hpp>
 #include <bulkmap/stream.hpp>
 #include <cstddef>
@@ -21,6 +22,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -73,7 +75,33 @@ struct placement {
   bool async = false;
 };
 
+/// Whether functor F can prefetch what input i will touch: `fn.prefetch(i)`.
+template <class F, class = void>
+inline constexpr bool has_prefetch_v = false;
+template <class F>
+inline constexpr bool
+    has_prefetch_v<F, std::void_t<decltype(std::declval<F const&>().prefetch(std::uint64_t{}))>> =
+        true;
+
+/**
+ * Batched probing on CPUs: runs `fn(i)` after asking `fn` to prefetch the slot of input
+ * i + prefetch_distance, so a thread's next few slot accesses are on their way from memory while
+ * it works on this one. (A GPU hides that latency with thousands of resident warps instead.)
+ * OpenMP gives each thread a contiguous range of inputs, so the slots it prefetches are its own.
+ */
+template <class F>
+struct prefetching {
+  F fn;
+  std::uint64_t n;
+
+  void operator()(std::uint64_t i) const {
+    if (i + prefetch_distance < n) fn.prefetch(i + prefetch_distance);
+    fn(i);
+  }
+};
+
 /// Runs `fn(i)` for i in [0, n) on the backend (a CUDA kernel or an OpenMP loop), placed by `on`.
+/// On omp, a functor with a `prefetch(i)` member runs with prefetching.
 template <class F>
 void launch(char const* what, std::uint64_t n, F const& fn, placement on = {}) {
   if (n == 0) return;
@@ -82,6 +110,11 @@ void launch(char const* what, std::uint64_t n, F const& fn, placement on = {}) {
 #if defined(BULKMAP_BACKEND_CUDA)
     if (on.async) {
       thrust::for_each_n(thrust::cuda::par_nosync.on(on.stream.get()), first, n, fn);
+      return;
+    }
+#else
+    if constexpr (has_prefetch_v<F>) {
+      thrust::for_each_n(thrust::device, first, n, prefetching<F>{fn, n});
       return;
     }
 #endif

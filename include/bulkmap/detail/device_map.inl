@@ -12,7 +12,8 @@
  *   runs again (slot indices change in a rehash).
  * - Value passes then work on the recorded slots: one atomic per input (per warp and slot on a
  *   GPU) for `count` and `plus`/`bit_or` accumulation, the elect-a-writer passes of insert.hpp
- *   otherwise.
+ *   otherwise. On omp, counting and integer `plus` fold in the locate pass itself, combining
+ *   each thread's folds per slot first (locate.hpp: claim_and_combine_fn).
  * - A batch of several chunks logs the keys it claims, and a failed growth erases them
  *   (apply_in_chunks). Counting and integer `plus` apply each chunk at once and, on failure, fold
  *   the applied chunks back out with negated values; every other insertion claims all its keys
@@ -130,6 +131,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::view() const -> view_type {
   return view_type{const_cast<slot_type*>(thrust::raw_pointer_cast(slots_.data())),
                    capacity_,
                    hash_,
+                   equal_,
                    counters + detail::claims,
                    occupied_ < limit ? limit - occupied_ : 0,
                    counters + detail::side_claims};
@@ -298,10 +300,11 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::clear() {
 // ---- insertion -------------------------------------------------------------------------------
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
-template <class KeyIt>
+template <class KeyIt, class Fold>
 auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, size_type n,
                                                                  std::uint64_t* refs,
-                                                                 bool mark_absent) -> size_type {
+                                                                 bool mark_absent, Fold fold)
+    -> size_type {
   if (mark_absent) {
     run("mark absent keys", n, detail::mark_absent_fn<view_type, KeyIt>{view(), keys, refs});
   } else {
@@ -315,9 +318,14 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
     // Room for every input: claims need not hold the budget, and none can fail.
     v.budgeted = v.claim_limit < n;
     auto* counters = thrust::raw_pointer_cast(counters_.data());
-    run("locate", n,
-        detail::claim_fn<view_type, KeyIt>{v, keys, refs, counters + detail::any_failed,
-                                           failed_only});
+    detail::claim_fn<view_type, KeyIt, Fold> const claim{
+        v, keys, refs, counters + detail::any_failed, failed_only, fold};
+    if constexpr (!backend_is_cuda && decltype(claim)::fused) {
+      using combine = detail::claim_and_combine_fn<detail::claim_fn<view_type, KeyIt, Fold>>;
+      run("locate", (n + combine::block - 1) / combine::block, combine{claim, n});
+    } else {
+      run("locate", n, claim);
+    }
     auto const c = read_counters();
     occupied_ += c[detail::claims];
     size_ += c[detail::claims] + c[detail::side_claims];
@@ -350,15 +358,23 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
       size_type const wanted = detail::capacity_for(size_ + estimate, max_load_factor_);
       rehash(std::max(wanted, mostly_tombstones ? capacity_ : 2 * capacity_));
     } catch (out_of_memory const&) {
-      unclaim_chunk(refs, n, new_keys);
+      unclaim_chunk(refs, n, new_keys, fold);
       throw;
     }
   }
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class Fold>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::unclaim_chunk(std::uint64_t const* refs,
-                                                                  size_type n, size_type claimed) {
+                                                                  size_type n, size_type claimed,
+                                                                  Fold fold) {
+  if constexpr (!std::is_same_v<Fold, detail::no_fused_fold>) {
+    auto const negated = thrust::make_transform_iterator(fold.values, detail::negate_fn<T>{});
+    run("undo", n,
+        detail::fold_fn<view_type, decltype(negated), decltype(fold.op), false>{
+            view(), negated, refs, fold.op, detail::ref::failed});
+  }
   run("undo claims", n, detail::unclaim_fn<view_type>{view(), refs});
   size_ -= claimed;
 }
@@ -396,18 +412,31 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::write_other_values(ValueIt v
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
-template <class ValueIt, class FlagIt>
+template <class FlagIt>
+bool device_map<Key, T, Hash, KeyEqual, Allocator>::marks_absent(bool first_values) {
+  return first_values || !detail::is_discard_v<FlagIt> || !view_type::bitwise;
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+template <class KeyIt, class ValueIt, class FlagIt>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::write_first_values_and_flags(
-    ValueIt values, size_type n, std::uint64_t* refs, bool first_values, FlagIt new_out) {
+    KeyIt keys, ValueIt values, size_type n, std::uint64_t* refs, bool first_values,
+    FlagIt new_out) {
   if (first_values) write_first_values(values, n, refs);
-  if constexpr (!detail::is_discard_v<FlagIt>) {
+  constexpr bool flags = !detail::is_discard_v<FlagIt>;
+  if constexpr (flags || !view_type::bitwise) {
     view_type const v = view();
-    if (!first_values) {  // elect the first occurrences only for the flags, then undo it
+    if (!first_values) {  // elect the first occurrences only for the keys and flags, then undo it
       run("tag", n, detail::tag_fn<view_type>{v, refs, false, true});
       run("elect", n, detail::elect_fn<view_type>{v, refs, false, true});
     }
-    run("flag new keys", n,
-        detail::flag_new_fn<view_type, FlagIt>{v, refs, new_out, !first_values});
+    if constexpr (!view_type::bitwise) {
+      run("keep first keys", n, detail::keep_key_fn<view_type, KeyIt>{v, keys, refs});
+    }
+    if (flags || !first_values) {
+      run("flag new keys", n,
+          detail::flag_new_fn<view_type, FlagIt>{v, refs, new_out, !first_values});
+    }
   }
 }
 
@@ -424,15 +453,34 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
   // accumulation with an operator whose identity is not zero (the other inputs fold into it).
   bool const first_values = rule == order_rule::first_wins ||
                             (rule == order_rule::fold && !detail::has_zero_identity_v<Op, T>);
-  // Inputs are marked absent at their chunk's start for first values and for the "was new" flags.
-  bool const mark_absent = first_values || !detail::is_discard_v<FlagIt>;
+  bool const mark_absent = marks_absent<FlagIt>(first_values);
   auto ref_buffer =
       detail::allocate<std::uint64_t>(alloc_, "insert", std::min(n, detail::chunk_size));
   std::uint64_t* const refs = thrust::raw_pointer_cast(ref_buffer.data());
 
+  // On omp, counting and integer `plus` fold while they locate (detail::fused_fold): one pass
+  // over the slots instead of two. (On a GPU the fold stays a pass of its own, in which a warp's
+  // equal keys combine first.) Not with per-input flags or a custom KeyEqual, whose elections use
+  // the new slots' values while they are still zero.
+  constexpr bool fuse = !backend_is_cuda && detail::is_reversible_v<Op, T> &&
+                        detail::is_discard_v<FlagIt> && view_type::bitwise;
+  auto const fused = [&](size_type offset) {
+    if constexpr (fuse) {
+      return detail::fused_fold<ValueIt, Op>{values_first + static_cast<std::ptrdiff_t>(offset),
+                                             op};
+    } else {
+      (void)offset;
+      return detail::no_fused_fold{};
+    }
+  };
+
   if (n <= detail::chunk_size) {  // one chunk: a failed growth undoes its own claims
+    if (fuse && rule == order_rule::fold) {
+      locate_chunk(keys_first, n, refs, false, fused(0));
+      return size_ - before;
+    }
     locate_chunk(keys_first, n, refs, mark_absent);
-    write_first_values_and_flags(values_first, n, refs, first_values, new_out);
+    write_first_values_and_flags(keys_first, values_first, n, refs, first_values, new_out);
     write_other_values(values_first, n, refs, rule, op);
     return size_ - before;
   }
@@ -444,12 +492,13 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
   };
   // The keys this call claimed.
   detail::vector_of<Key, Allocator> claimed_keys{detail::rebind_t<Allocator, Key>(alloc_)};
-  // Locates the chunk at `offset` (see locate_chunk) and logs the keys it claims.
-  auto const claim_and_log = [&](size_type offset, bool mark_absent) {
+  // Locates the chunk at `offset` (see locate_chunk; `fold`, a fused fold or none) and logs the
+  // keys it claims.
+  auto const claim_and_log = [&](size_type offset, bool mark_absent, auto fold) {
     size_type const m = chunk_length(offset);
     auto const keys = keys_first + static_cast<std::ptrdiff_t>(offset);
     size_type const logged = claimed_keys.size();
-    size_type const claimed = locate_chunk(keys, m, refs, mark_absent);
+    size_type const claimed = locate_chunk(keys, m, refs, mark_absent, fold);
     try {
       detail::translate_errors("insert", [&] {
         if (claimed == 0) return;  // (an empty output has no storage to point into)
@@ -460,7 +509,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
       });
     } catch (out_of_memory const&) {
       claimed_keys.resize(logged);  // shrinks: no allocation
-      unclaim_chunk(refs, m, claimed);
+      unclaim_chunk(refs, m, claimed, fold);
       throw;
     }
   };
@@ -475,10 +524,12 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
       try {
         for (; offset < n; offset += detail::chunk_size) {
           auto const d = static_cast<std::ptrdiff_t>(offset);
-          claim_and_log(offset, mark_absent);
-          write_first_values_and_flags(values_first + d, chunk_length(offset), refs, false,
-                                       new_out + d);
-          write_other_values(values_first + d, chunk_length(offset), refs, rule, op);
+          claim_and_log(offset, mark_absent, fused(offset));
+          if constexpr (!fuse) {
+            write_first_values_and_flags(keys_first + d, values_first + d, chunk_length(offset),
+                                         refs, false, new_out + d);
+            write_other_values(values_first + d, chunk_length(offset), refs, rule, op);
+          }
         }
       } catch (out_of_memory const&) {
         for (size_type back = 0; back < offset; back += detail::chunk_size) {
@@ -507,10 +558,11 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
   try {
     if (keep_writers) writers = detail::allocate<std::uint32_t>(alloc_, "insert", (n + 31) / 32);
     for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
-      claim_and_log(offset, mark_absent);
+      claim_and_log(offset, mark_absent, detail::no_fused_fold{});
       size_type const m = chunk_length(offset);
       auto const d = static_cast<std::ptrdiff_t>(offset);
-      write_first_values_and_flags(values_first + d, m, refs, first_values, new_out + d);
+      write_first_values_and_flags(keys_first + d, values_first + d, m, refs, first_values,
+                                   new_out + d);
       if (keep_writers) {
         run("insert", m,
             detail::save_writers_fn{refs, thrust::raw_pointer_cast(writers.data()) + offset / 32});
@@ -1019,7 +1071,7 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::apply_async(KeyIt keys_first
   // As one chunk of the waiting form, chunk after chunk: every claim fits, so none fails.
   bool const first_values = rule == order_rule::first_wins ||
                             (rule == order_rule::fold && !detail::has_zero_identity_v<Op, T>);
-  bool const mark_absent = first_values || !detail::is_discard_v<FlagIt>;
+  bool const mark_absent = marks_absent<FlagIt>(first_values);
   auto* counters = thrust::raw_pointer_cast(counters_.data());
   for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
     size_type const m = std::min(detail::chunk_size, n - offset);
@@ -1034,7 +1086,8 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::apply_async(KeyIt keys_first
     run("locate", m,
         detail::claim_fn<view_type, KeyIt>{v, keys_first + d, refs, counters + detail::any_failed,
                                            false});
-    write_first_values_and_flags(values_first + d, m, refs, first_values, new_out + d);
+    write_first_values_and_flags(keys_first + d, values_first + d, m, refs, first_values,
+                                 new_out + d);
     write_other_values(values_first + d, m, refs, rule, op);
   }
 }

@@ -13,6 +13,13 @@
  *   value starts at zero, the identity of `plus` and `bit_or`.
  * - Claims never reuse a tombstone, and at least one main slot stays empty (claims are budgeted
  *   below the capacity), so every probe ends.
+ *
+ * Key equality. With `bulkmap::equal_to` two keys are equal when their words are, and a key
+ * belongs in a side slot when its word is a sentinel. A custom `KeyEqual` runs only between user
+ * keys: empty and tombstone are still recognised by their bits. A key belongs in side slot 0 or 1
+ * when it is equal to the key whose bits are `empty` or `tombstone` (so no key of that class can
+ * land in the main slots too), and a side slot reports that sentinel key as its key. A main slot
+ * holds one key of its class, whose bits bulk insertions choose (see insert.hpp: keep_key_fn).
  */
 #pragma once
 
@@ -254,7 +261,8 @@ struct ref {
   static constexpr std::uint64_t claimed = std::uint64_t{1} << 62;  ///< this input claimed the slot
   static constexpr std::uint64_t absent = std::uint64_t{1} << 61;   ///< key absent at chunk start
   static constexpr std::uint64_t winner = std::uint64_t{1} << 60;   ///< this input writes the value
-  static constexpr std::uint64_t index_mask = winner - 1;
+  static constexpr std::uint64_t applied = std::uint64_t{1} << 59;  ///< value folded while located
+  static constexpr std::uint64_t index_mask = applied - 1;
   static constexpr std::uint64_t npos = index_mask;
 };
 
@@ -264,11 +272,19 @@ struct claim_result {
   bool claimed;         ///< true when this call claimed the slot for the key
 };
 
+/// How many inputs ahead the omp backend's passes prefetch slots (detail::prefetching).
+inline constexpr std::uint64_t prefetch_distance = 16;
+
+/// Whether `KeyEqual` is the default, bitwise key equality (keys equal exactly when their words
+/// are).
+template <class Key, class KeyEqual>
+inline constexpr bool bitwise_equality_v = cuda::std::is_same_v<KeyEqual, bulkmap::equal_to<Key>>;
+
 /**
  * @brief A trivially copyable view of the table, passed by value into per-element functors.
  * Probing is linear from `hash(key) & mask`.
  */
-template <class Key, class T, class Hash>
+template <class Key, class T, class Hash, class KeyEqual = bulkmap::equal_to<Key>>
 struct table_view {
   using traits = key_traits<Key>;
   using word = typename traits::word;
@@ -280,6 +296,7 @@ struct table_view {
   slot_type* slots;
   std::uint64_t capacity;  ///< main slots, a power of two
   Hash hash;
+  KeyEqual equal;
   /// Claims of main slots so far; a claim that would reach `claim_limit` fails instead.
   unsigned long long* claims;
   unsigned long long claim_limit;
@@ -293,11 +310,49 @@ struct table_view {
   /// compare-and-swap, with no round trip to the shared counter before it.
   bool budgeted = true;
 
-  BULKMAP_HOST_DEVICE std::uint64_t side_index(word w) const noexcept {
-    return capacity + (w == traits::empty ? 0 : 1);
+  static constexpr bool bitwise = bitwise_equality_v<Key, KeyEqual>;
+
+  /// The side slot `key` (whose word is `w`) belongs in, or `ref::npos` for the main slots.
+  BULKMAP_HOST_DEVICE std::uint64_t side_index(Key const& key, word w) const noexcept {
+    if constexpr (!traits::needs_side_slots) {
+      return ref::npos;
+    } else if constexpr (bitwise) {
+      if (!traits::is_sentinel(w)) return ref::npos;
+      return capacity + (w == traits::empty ? 0 : 1);
+    } else {
+      if (equal(key, traits::decode(traits::empty))) return capacity;
+      if (equal(key, traits::decode(traits::tombstone))) return capacity + 1;
+      return ref::npos;
+    }
+  }
+
+  /// Whether main slot word `s` holds `key` (whose word is `w`).
+  BULKMAP_HOST_DEVICE bool holds(word s, Key const& key, word w) const noexcept {
+    if constexpr (bitwise) {
+      return s == w;
+    } else {
+      return s == w || (!traits::is_sentinel(s) && equal(traits::decode(s), key));
+    }
   }
 
   BULKMAP_HOST_DEVICE static word load_key(slot_type const& s) noexcept { return key_ops::load(s); }
+
+  /// Asks the CPU to fetch slot `i` for a write soon (omp backend; see detail::prefetching).
+  BULKMAP_HOST_DEVICE void prefetch_slot(std::uint64_t i) const noexcept {
+#if defined(BULKMAP_BACKEND_OMP) && !defined(__CUDA_ARCH__)
+    __builtin_prefetch(&slots[i], 1, 3);
+#else
+    (void)i;
+#endif
+  }
+  /// Prefetches the slot where `key`'s probe starts.
+  BULKMAP_HOST_DEVICE void prefetch_home(Key const& key) const noexcept {
+#if defined(BULKMAP_BACKEND_OMP) && !defined(__CUDA_ARCH__)
+    prefetch_slot(hash(key) & (capacity - 1));
+#else
+    (void)key;
+#endif
+  }
 
   BULKMAP_HOST_DEVICE bool is_live(std::uint64_t i) const noexcept {
     word const w = load_key(slots[i]);
@@ -313,16 +368,13 @@ struct table_view {
   /// Index of `key`'s slot, or `ref::npos` when absent. O(probe length).
   BULKMAP_HOST_DEVICE std::uint64_t find(Key const& key) const noexcept {
     word const w = traits::encode(key);
-    if constexpr (traits::needs_side_slots) {
-      if (traits::is_sentinel(w)) {
-        std::uint64_t const i = side_index(w);
-        return load_key(slots[i]) == traits::side_occupied ? i : ref::npos;
-      }
+    if (std::uint64_t const i = side_index(key, w); i != ref::npos) {
+      return load_key(slots[i]) == traits::side_occupied ? i : ref::npos;
     }
     std::uint64_t const mask = capacity - 1;
     for (std::uint64_t i = hash(key) & mask;; i = (i + 1) & mask) {
       word const s = load_key(slots[i]);
-      if (s == w) return i;
+      if (holds(s, key, w)) return i;
       if (s == traits::empty) return ref::npos;
     }
   }
@@ -337,14 +389,11 @@ struct table_view {
    */
   BULKMAP_HOST_DEVICE claim_result find_or_claim(Key const& key) const noexcept {
     word const w = traits::encode(key);
-    if constexpr (traits::needs_side_slots) {
-      if (traits::is_sentinel(w)) {
-        std::uint64_t const i = side_index(w);
-        word expected = traits::empty;
-        bool const won = key_ops::compare_exchange(slots[i], expected, traits::side_occupied);
-        if (won) add_to_counter(*side_claims, 1, aggregate_counters);
-        return {i, won};
-      }
+    if (std::uint64_t const i = side_index(key, w); i != ref::npos) {
+      word expected = traits::empty;
+      bool const won = key_ops::compare_exchange(slots[i], expected, traits::side_occupied);
+      if (won) add_to_counter(*side_claims, 1, aggregate_counters);
+      return {i, won};
     }
     std::uint64_t const mask = capacity - 1;
     bool reserved = false;  // holds one unit of the claim budget
@@ -354,7 +403,7 @@ struct table_view {
     };
     for (std::uint64_t i = hash(key) & mask;; i = (i + 1) & mask) {
       word s = load_key(slots[i]);
-      if (s == w) return found(i);
+      if (holds(s, key, w)) return found(i);
       if (s != traits::empty) continue;
       if (budgeted && !reserved) {
         // No read of the counter first: a load per claim would queue at the counter's cache line
@@ -370,7 +419,7 @@ struct table_view {
         if (!budgeted) add_to_counter(*claims, 1, aggregate_counters);
         return {i, true};
       }
-      if (s == w) return found(i);  // another thread claimed this slot for the same key
+      if (holds(s, key, w)) return found(i);  // another thread claimed this slot for the key
     }
   }
 };

@@ -166,12 +166,16 @@ struct fold_fn {
   ValueIt values;
   std::uint64_t const* refs;
   Op op;
+  std::uint64_t skip = ref::winner;  ///< inputs whose ref has one of these flags fold nothing
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     using T = typename View::value_type;
-    if (refs[i] & ref::winner) return;
+    if (refs[i] & skip) return;
     value_ops<typename View::slot_type>::template fold<Grouped>(
         table.slots[refs[i] & ref::index_mask], static_cast<T>(values[i]), op);
+  }
+  BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const {
+    table.prefetch_slot(refs[i] & ref::index_mask);
   }
 };
 
@@ -186,6 +190,23 @@ struct repeats_fn {
   BULKMAP_HOST_DEVICE bool operator()(std::uint64_t i) const {
     return ((refs[i] ^ refs[i - 1]) & ref::index_mask) == 0;
   }
+};
+
+/// The locate pass folds nothing (see `fused_fold`).
+struct no_fused_fold {};
+
+/**
+ * A fold the locate pass does itself (counting and integer `plus` on omp): each input folds its
+ * value into its slot as soon as it has found or claimed it, and is marked `ref::applied`, so a
+ * pass repeated after a growth folds only the inputs that had no slot yet. This saves the fold's
+ * own pass over the slots. Reversible: a failed growth folds the values back out, negated, for
+ * every input that did not fail (an input that has a slot never loses it: a key claimed before a
+ * growth is found after it).
+ */
+template <class ValueIt, class Op>
+struct fused_fold {
+  ValueIt values;
+  Op op;
 };
 
 }  // namespace detail

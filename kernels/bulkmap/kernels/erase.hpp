@@ -50,6 +50,7 @@ struct erase_fn {
       add_to_counter(*removed, 1);
     }
   }
+  BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const { table.prefetch_home(keys[i]); }
 };
 
 /// Pass 1: each input's slot (or ref::npos) and the value there (or `missing`).

@@ -25,6 +25,7 @@ struct find_fn {
     values_out[i] = s == ref::npos ? missing_value : table.slots[s].value;
     found_out[i] = s != ref::npos;
   }
+  BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const { table.prefetch_home(keys[i]); }
 };
 
 template <class View, class KeyIt, class OutIt>
@@ -36,6 +37,7 @@ struct contains_fn {
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     flags_out[i] = table.find(keys[i]) != ref::npos;
   }
+  BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const { table.prefetch_home(keys[i]); }
 };
 
 }  // namespace detail

@@ -123,6 +123,27 @@ struct flag_new_fn {
 };
 
 /**
+ * Under a custom `KeyEqual` (table.hpp), a main slot holds whichever of a class's equal keys
+ * claimed it first. The sequential loop keeps the first occurrence's key: its first-wins writer
+ * (elected among the inputs absent at the chunk's start) stores its own key over the claimed one.
+ * No thread probes meanwhile, and both keys are equal, so the slot stays findable throughout.
+ */
+template <class View, class KeyIt>
+struct keep_key_fn {
+  View table;
+  KeyIt keys;
+  std::uint64_t const* refs;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    std::uint64_t const s = refs[i] & ref::index_mask;
+    if (!(refs[i] & ref::winner) || s >= table.capacity) return;  // side slots: table.hpp
+    auto& slot = table.slots[s];
+    auto expected = View::load_key(slot);
+    View::key_ops::compare_exchange(slot, expected, View::traits::encode(keys[i]));
+  }
+};
+
+/**
  * Records which inputs of a chunk wrote a first value, one bit per input in a bitmap over the
  * whole batch (`bits` points at the chunk's first word; chunks start at multiples of 32). A batch
  * of several chunks folds only after every chunk has claimed its keys, and the fold must skip
