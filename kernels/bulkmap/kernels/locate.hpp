@@ -119,6 +119,7 @@ struct claim_and_combine_fn {
     bool combine = true;
     for (std::uint64_t i = first; i < last; ++i) {
       if (i + prefetch_distance < last) claim.prefetch(i + prefetch_distance);
+      if (i - first == sample && hits * 8 < sample) combine = false;
       std::uint64_t const s = claim.locate(i);
       if (s == ref::npos) continue;
       T const v = static_cast<T>(claim.fold.values[i]);
@@ -135,7 +136,6 @@ struct claim_and_combine_fn {
         slot_of[w] = s;
         sum[w] = v;
       }
-      if (i - first == sample && hits * 8 < sample) combine = false;
     }
     for (std::uint64_t w = 0; w < ways; ++w) {
       if (slot_of[w] != ref::npos) fold(slot_of[w], sum[w]);
