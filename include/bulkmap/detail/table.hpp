@@ -275,11 +275,6 @@ struct claim_result {
 /// How many inputs ahead the omp backend's passes prefetch slots (detail::prefetching).
 inline constexpr std::uint64_t prefetch_distance = 16;
 
-/// Whether `KeyEqual` is the default, bitwise key equality (keys equal exactly when their words
-/// are).
-template <class Key, class KeyEqual>
-inline constexpr bool bitwise_equality_v = cuda::std::is_same_v<KeyEqual, bulkmap::equal_to<Key>>;
-
 /**
  * @brief A trivially copyable view of the table, passed by value into per-element functors.
  * Probing is linear from `hash(key) & mask`.
@@ -310,7 +305,8 @@ struct table_view {
   /// compare-and-swap, with no round trip to the shared counter before it.
   bool budgeted = true;
 
-  static constexpr bool bitwise = bitwise_equality_v<Key, KeyEqual>;
+  /// Whether `KeyEqual` is the default, bitwise equality (keys equal exactly when their words are).
+  static constexpr bool bitwise = cuda::std::is_same_v<KeyEqual, bulkmap::equal_to<Key>>;
 
   /// The side slot `key` (whose word is `w`) belongs in, or `ref::npos` for the main slots.
   BULKMAP_HOST_DEVICE std::uint64_t side_index(Key const& key, word w) const noexcept {
