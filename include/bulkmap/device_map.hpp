@@ -195,8 +195,9 @@ class device_map {
   [[nodiscard]] std::optional<try_reserve_error> try_reserve(size_type additional);
 
   /**
-   * @brief Rehashes into the smallest table that holds `size()` keys, dropping tombstones.
-   * Rust: `shrink_to_fit`. O(capacity).
+   * @brief Rehashes into the smallest table that holds `size()` keys, dropping tombstones, and
+   * frees the buffer of slot references that insertions keep with the map (8 bytes per input
+   * of the longest batch, at most 32 MiB). Rust: `shrink_to_fit`. O(capacity).
    * @throw bulkmap::out_of_memory if the new table cannot be allocated; the map is unchanged.
    * Waits for completion.
    */
@@ -285,10 +286,11 @@ class device_map {
   /**
    * @brief Folds each value into its key's value with `op`; absent keys start at their first value.
    * Rust: `m.entry(k).and_modify(|x| *x = op(*x, v)).or_insert(v)` for each pair.
-   * `thrust::plus<T>` and `thrust::bit_or<T>` take one atomic per key (`plus` treats a new
-   * key's value as starting from zero, so a lone `-0.0` reads back as `+0.0`);
-   * `thrust::minimum<T>`, `thrust::maximum<T>` and any other functor take a few more passes and
-   * an atomic or compare-and-swap loop. Integer results do not depend on thread order;
+   * Operators whose identity is zero take one atomic per key: `thrust::plus<T>` (which treats a
+   * new key's value as starting from zero, so a lone `-0.0` reads back as `+0.0`), and for
+   * integers `bit_or`, `bit_xor` and unsigned `maximum`. `thrust::minimum<T>`, signed
+   * `thrust::maximum<T>` and any other functor take a few more passes and an atomic or
+   * compare-and-swap loop. Integer results do not depend on thread order;
    * floating-point sums do (rounding depends on the order of additions).
    * @tparam Op associative, commutative functor `T(T, T)` callable on host and device
    * Shapes, complexity, errors and waiting as `insert`.
@@ -409,8 +411,8 @@ class device_map {
   //   waits for `stream` and for the map's queued work, then runs as the waiting form, growing
   //   as needed. No input is ever dropped.
   // - **Results.** The calls return nothing: `size()` (which waits) counts the keys afterwards.
-  // - **Memory.** Insertions and the value-returning erase keep one scratch buffer with the map,
-  //   8 bytes per input for at most 2^22 inputs (32 MiB), until the next waiting call.
+  // - **Memory.** Insertions and the value-returning erase use the buffer of slot references
+  //   that the map keeps (see `shrink_to_fit`): 8 bytes per input, for at most 2^22 inputs.
   // - **Errors.** Arguments are checked, and the work is queued, before the call returns: it
   //   throws `std::invalid_argument`, `bulkmap::out_of_memory` (the scratch buffer, or growth in
   //   the waiting fallback) or `bulkmap::cuda_error` (a failed launch). A fault while the device
@@ -671,15 +673,18 @@ class device_map {
   /// `begin_async` for a call that changes keys: also ends outstanding refs, and opens a counter
   /// epoch for the counts of `_async` work (folded by `settle`) unless one is open.
   void begin_async_change(stream_ref stream);
-  /// The scratch of an `_async` call: at least m slot references, valid until the next wait.
-  std::uint64_t* async_scratch(size_type m);
+  /// The slot references of insertions, waiting and `_async`, and of `erase_async` with values:
+  /// at least m of them. Kept with the map, so later calls neither allocate nor touch new pages;
+  /// `shrink_to_fit` releases it (`release_scratch`).
+  std::uint64_t* ref_scratch(size_type m);
+  void release_scratch() const;
   /// The `_async` insertions (see "Asynchronous calls"): queued when every input fits as a new
   /// key, else the waiting `apply_in_chunks`.
   template <class KeyIt, class ValueIt, class Op, class FlagIt>
   void apply_async(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, order_rule rule, Op op,
                    FlagIt new_out, stream_ref stream);
 
-  /// Waits for the map's queued `_async` work and drops its scratch. Keeps its counts unfolded.
+  /// Waits for the map's queued `_async` work. Keeps its counts unfolded.
   void join() const;
   /// `join`, then folds the counts of `_async` work and outstanding refs into `size_` and
   /// `occupied_` (their counts since the last fold, read from the device). Keeps refs valid.
@@ -709,7 +714,7 @@ class device_map {
   mutable std::optional<stream_ref> async_stream_;
   /// Inputs of `_async` insertions since the last fold: a bound on the slots they claimed.
   mutable size_type async_claims_ = 0;
-  /// Slot references for `_async` insertions and erasures, kept until the next `join`.
+  /// Slot references for insertions and `erase_async` (`ref_scratch`), kept between calls.
   mutable detail::vector_of<std::uint64_t, Allocator> scratch_{
       detail::rebind_t<Allocator, std::uint64_t>(alloc_)};
   /// Where launches go now (`run`).

@@ -100,10 +100,12 @@ class value_ref {
  * - **Concurrency.** Operations on different keys never interfere. On the same key from several
  *   threads at once: `insert_or_accumulate` folds every value exactly once, and so do atomic
  *   updates through `entry(k).or_insert(T{})` (a new slot's value is `T{}` from the start, so
- *   the counting idiom `entry(k).or_insert(0).atomic().fetch_add(1)` is exact). A non-zero first
- *   value is stored just after the key is claimed: until then, other threads that find the key
- *   see `T{}`, and an update they make in that window may be overwritten. `insert` and
- *   `insert_or_assign` of one key store in an unspecified order, so one of them wins.
+ *   the counting idiom `entry(k).or_insert(0).atomic().fetch_add(1)` is exact). Where a slot is
+ *   8 bytes (a key of at most 4 bytes, a 4-byte value), the claim writes the key and its first
+ *   value in one compare-and-swap. In larger slots a non-zero first value is stored just after
+ *   the key is claimed: until then, other threads that find the key see `T{}`, and an update
+ *   they make in that window may be overwritten. `insert` and `insert_or_assign` of one key
+ *   store in an unspecified order, so one of them wins.
  *
  * @tparam Key, T, Hash, KeyEqual as for `device_map`
  */
@@ -134,31 +136,45 @@ class device_map_ref {
    * @return `inserted`, `updated`, or `full`
    */
   BULKMAP_HOST_DEVICE bulkmap::status insert_or_assign(Key const& key, T const& value) const {
-    detail::claim_result const r = table_.find_or_claim(key);
+    detail::claim_result const r = claim_holding(key, value);
     if (r.index == detail::ref::npos) return bulkmap::status::full;
-    store(r.index, value);
+    if (!r.claimed) store(r.index, value);
     return r.claimed ? bulkmap::status::inserted : bulkmap::status::updated;
   }
 
   /**
    * @brief Folds `value` into `key`'s value with `op`; an absent key starts at `value`.
    * Rust: `m.entry(key).and_modify(|x| *x = op(*x, value)).or_insert(value)`.
-   * One atomic read-modify-write after the probe.
-   * @tparam Op `thrust::plus<T>`, or `thrust::bit_or<T>` for integral T: operators whose identity
-   * is zero, the value of a new slot, so a thread that finds the key just claimed by another can
-   * fold into it at once. (Other operators would need the claiming thread's first value to be in
-   * place first; the bulk `insert_or_accumulate` takes any operator.)
+   * O(1) expected: one probe, then one atomic read-modify-write (or compare-and-swap loop).
+   * Exact under any number of threads on one key: every value is folded once.
+   * @tparam Op associative and commutative, callable on host and device as `T(T, T)`. Either
+   * - an operator whose identity is zero, the value of a new slot: `thrust::plus<T>`, and for
+   *   integral T `bit_or`, `bit_xor`, and `maximum` when T is unsigned. A thread that finds the
+   *   key just claimed by another folds into it at once; or
+   * - any operator, when the slot is 8 bytes: a key of at most 4 bytes and a 4-byte value
+   *   (`std::uint32_t` counts, `float` sums, ...). The claim writes the key and its first value
+   *   with one 64-bit compare-and-swap, so nobody folds into a value not yet there.
+   * Other pairings fail to compile with a message: there a thread could find the key before its
+   * first value, and fold into zero. The bulk `device_map::insert_or_accumulate` takes any
+   * operator for any slot.
    * @return `inserted`, `updated`, or `full`
    */
   template <class Op>
   BULKMAP_HOST_DEVICE bulkmap::status insert_or_accumulate(Key const& key, T const& value,
                                                            Op op) const {
-    static_assert(detail::has_zero_identity_v<Op, T>,
-                  "device_map_ref::insert_or_accumulate takes thrust::plus<T> or, for integral T, "
-                  "thrust::bit_or<T>; use device_map::insert_or_accumulate for other operators");
-    detail::claim_result const r = table_.find_or_claim(key);
+    using slot_type = typename view_type::slot_type;
+    constexpr bool starts_at_identity = detail::has_zero_identity_v<Op, T>;
+    static_assert(starts_at_identity || detail::is_packed_slot_v<slot_type>,
+                  "device_map_ref::insert_or_accumulate: Op needs the identity zero (thrust::plus; "
+                  "for integers bit_or, bit_xor; for unsigned integers maximum), or a key of at "
+                  "most 4 bytes with a 4-byte value; use device_map::insert_or_accumulate for "
+                  "other operators");
+    // A packed claim writes the first value; elsewhere the new slot's zero is folded into.
+    constexpr bool packed = detail::is_packed_slot_v<slot_type>;
+    detail::claim_result const r = packed ? claim_holding(key, value) : table_.find_or_claim(key);
     if (r.index == detail::ref::npos) return bulkmap::status::full;
-    detail::value_ops<typename view_type::slot_type>::fold(table_.slots[r.index], value, op);
+    if (!(packed && r.claimed))
+      detail::value_ops<slot_type>::fold(table_.slots[r.index], value, op);
     return r.claimed ? bulkmap::status::inserted : bulkmap::status::updated;
   }
 
@@ -196,11 +212,8 @@ class device_map_ref {
      * @return a `value_ref` with status `inserted` or `found`, or an empty one (`full`)
      */
     BULKMAP_HOST_DEVICE value_ref<T> or_insert(T const& value) const {
-      detail::claim_result const r = map_.table_.find_or_claim(key_);
+      detail::claim_result const r = map_.claim_holding(key_, value);
       if (r.index == detail::ref::npos) return {bulkmap::status::full, nullptr};
-      // A new slot's value is already zero: storing a zero again could overwrite what other
-      // threads that found the key meanwhile added to it.
-      if (r.claimed && !is_zero(value)) map_.store(r.index, value);
       return {r.claimed ? bulkmap::status::inserted : bulkmap::status::found,
               &map_.table_.slots[r.index].value};
     }
@@ -220,6 +233,24 @@ class device_map_ref {
       if (bytes[i] != 0) return false;
     }
     return true;
+  }
+
+  /**
+   * Finds `key`, or claims a slot for it that holds `value`. Packed slots (a key of at most 4
+   * bytes, a 4-byte value): the claim's compare-and-swap writes both. Other slots: `value` is
+   * stored just after the claim, unless it is zero, the new slot's value already (storing a zero
+   * again could overwrite what threads that found the key meanwhile added to it).
+   */
+  BULKMAP_HOST_DEVICE detail::claim_result claim_holding(Key const& key, T const& value) const {
+    using slot_type = typename view_type::slot_type;
+    if constexpr (detail::is_packed_slot_v<slot_type>) {
+      return table_.find_or_claim(key, detail::claim_with_value<slot_type>{value});
+    } else {
+      detail::claim_result const r = table_.find_or_claim(key);
+      // (A claim always has a slot; saying so keeps g++ from warning of a store at npos.)
+      if (r.claimed && r.index != detail::ref::npos && !is_zero(value)) store(r.index, value);
+      return r;
+    }
   }
 
   BULKMAP_HOST_DEVICE void store(std::uint64_t s, T const& value) const {

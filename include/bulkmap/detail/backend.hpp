@@ -13,6 +13,7 @@
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/system_error.h>
 
+#include <algorithm>
 #include <bulkmap/config.hpp>
 #include <bulkmap/detail/table.hpp>
 #include <bulkmap/error.hpp>
@@ -120,6 +121,76 @@ void launch(char const* what, std::uint64_t n, F const& fn, placement on = {}) {
 #endif
     (void)on;
     thrust::for_each_n(thrust::device, first, n, fn);
+  });
+}
+
+/// Inputs per block of `copy_selected` on omp.
+inline constexpr std::uint64_t selection_block = std::uint64_t{1} << 16;
+
+/// `copy_selected`, pass 1 (omp): how many inputs of block b `pred` selects.
+template <class StencilIt, class Pred>
+struct count_selected_fn {
+  StencilIt stencil;
+  std::uint64_t n;
+  Pred pred;
+  std::uint64_t* counts;
+
+  void operator()(std::uint64_t b) const {
+    std::uint64_t const last = std::min(n, (b + 1) * selection_block);
+    std::uint64_t c = 0;
+    for (std::uint64_t i = b * selection_block; i < last; ++i) c += pred(stencil[i]) ? 1 : 0;
+    counts[b] = c;
+  }
+};
+
+/// `copy_selected`, pass 2 (omp): copies block b's selected inputs in order, from `offsets[b]`.
+template <class InIt, class StencilIt, class OutIt, class Pred>
+struct copy_selected_fn {
+  InIt in;
+  StencilIt stencil;
+  std::uint64_t n;
+  Pred pred;
+  std::uint64_t const* offsets;
+  OutIt out;
+
+  void operator()(std::uint64_t b) const {
+    std::uint64_t const last = std::min(n, (b + 1) * selection_block);
+    auto to = out + static_cast<std::ptrdiff_t>(offsets[b]);
+    for (std::uint64_t i = b * selection_block; i < last; ++i) {
+      if (pred(stencil[i])) *to++ = in[i];
+    }
+  }
+};
+
+/**
+ * Copies `in[i]` for each i < n where `pred(stencil[i])`, in order, to `out`; returns how many.
+ * `thrust::copy_if`, except on omp, where Thrust's copy_if allocates 8 bytes per input for its
+ * scan: first touching those pages cost more than the copy (a count of few distinct keys spent
+ * half its time there). There, blocks of inputs count their selection, and each block's thread
+ * copies at its offset: two passes over the stencil, one count per block of scratch.
+ * @throw out_of_memory
+ */
+template <class Policy, class InIt, class StencilIt, class OutIt, class Pred>
+std::uint64_t copy_selected(char const* what, Policy const& policy, InIt in, std::uint64_t n,
+                            StencilIt stencil, OutIt out, Pred pred) {
+  return translate_errors(what, [&]() -> std::uint64_t {
+#if defined(BULKMAP_BACKEND_CUDA)
+    auto const end =
+        thrust::copy_if(policy, in, in + static_cast<std::ptrdiff_t>(n), stencil, out, pred);
+    return static_cast<std::uint64_t>(end - out);
+#else
+    std::uint64_t const blocks = (n + selection_block - 1) / selection_block;
+    std::vector<std::uint64_t> offsets(blocks);
+    thrust::counting_iterator<std::uint64_t> const first(0);
+    thrust::for_each_n(policy, first, blocks,
+                       count_selected_fn<StencilIt, Pred>{stencil, n, pred, offsets.data()});
+    std::uint64_t total = 0;
+    for (auto& o : offsets) total += std::exchange(o, total);
+    thrust::for_each_n(policy, first, blocks,
+                       copy_selected_fn<InIt, StencilIt, OutIt, Pred>{in, stencil, n, pred,
+                                                                      offsets.data(), out});
+    return total;
+#endif
   });
 }
 

@@ -4,16 +4,17 @@
  *
  * How an insertion runs (see kernels/bulkmap/kernels/locate.hpp and insert.hpp):
  * - The batch is cut into chunks of `chunk_size` inputs, so temporary memory (8 bytes per input
- *   of a chunk) never follows the batch length.
+ *   of a chunk) never follows the batch length. The map keeps that buffer (`ref_scratch`):
+ *   allocating and first touching 32 MiB costs more than a whole count of few distinct keys.
  * - Locate pass: every input finds or claims its key's slot. Claims draw on a budget, the room
  *   left below the load limit; an input that finds no room fails instead of claiming. Failed
  *   inputs are retried in place while the pass began with budget (their failure was a race);
  *   otherwise the table grows to a size estimated from the chunk's rate of new keys, and the pass
  *   runs again (slot indices change in a rehash).
  * - Value passes then work on the recorded slots: one atomic per input (per warp and slot on a
- *   GPU) for `count` and `plus`/`bit_or` accumulation, the elect-a-writer passes of insert.hpp
- *   otherwise. On omp, counting and integer `plus` fold in the locate pass itself, combining
- *   each thread's folds per slot first (locate.hpp: claim_and_combine_fn).
+ *   GPU) for `count` and accumulation with an operator whose identity is zero, the elect-a-writer
+ * passes of insert.hpp otherwise. On omp, counting and integer `plus` fold in the locate pass
+ * itself, combining each thread's folds per slot first (locate.hpp: claim_and_combine_fn).
  * - A batch of several chunks logs the keys it claims, and a failed growth erases them
  *   (apply_in_chunks). Counting and integer `plus` apply each chunk at once and, on failure, fold
  *   the applied chunks back out with negated values; every other insertion claims all its keys
@@ -166,7 +167,6 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::join() const {
   if (!async_stream_) return;
   async_stream_->wait();
   async_stream_.reset();
-  detail::vector_of<std::uint64_t, Allocator>(scratch_.get_allocator()).swap(scratch_);
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
@@ -276,6 +276,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::try_reserve(size_type additi
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::shrink_to_fit() {
   end_refs();
+  release_scratch();
   size_type const fit = detail::capacity_for(size_, max_load_factor_);
   if (fit < capacity_ || occupied_ + live_side_slots() > size_) rehash(fit);
 }
@@ -454,9 +455,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
   bool const first_values = rule == order_rule::first_wins ||
                             (rule == order_rule::fold && !detail::has_zero_identity_v<Op, T>);
   bool const mark_absent = marks_absent<FlagIt>(first_values);
-  auto ref_buffer =
-      detail::allocate<std::uint64_t>(alloc_, "insert", std::min(n, detail::chunk_size));
-  std::uint64_t* const refs = thrust::raw_pointer_cast(ref_buffer.data());
+  std::uint64_t* const refs = ref_scratch(std::min(n, detail::chunk_size));
 
   // On omp, counting and integer `plus` fold while they locate (detail::fused_fold): one pass
   // over the slots instead of two. (On a GPU the fold stays a pass of its own, in which a warp's
@@ -499,14 +498,12 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
     auto const keys = keys_first + static_cast<std::ptrdiff_t>(offset);
     size_type const logged = claimed_keys.size();
     size_type const claimed = locate_chunk(keys, m, refs, mark_absent, fold);
+    if (claimed == 0) return;  // (an empty output has no storage to point into)
     try {
-      detail::translate_errors("insert", [&] {
-        if (claimed == 0) return;  // (an empty output has no storage to point into)
-        claimed_keys.resize(logged + claimed);
-        thrust::copy_if(detail::policy(alloc_), keys, keys + static_cast<std::ptrdiff_t>(m), refs,
-                        claimed_keys.begin() + static_cast<std::ptrdiff_t>(logged),
-                        detail::is_claimed_fn{});
-      });
+      detail::translate_errors("insert", [&] { claimed_keys.resize(logged + claimed); });
+      detail::copy_selected("insert", detail::policy(alloc_), keys, m, refs,
+                            claimed_keys.begin() + static_cast<std::ptrdiff_t>(logged),
+                            detail::is_claimed_fn{});
     } catch (out_of_memory const&) {
       claimed_keys.resize(logged);  // shrinks: no allocation
       unclaim_chunk(refs, m, claimed, fold);
@@ -886,15 +883,13 @@ pairs<Key, T> device_map<Key, T, Hash, KeyEqual, Allocator>::extract_if(Pred pre
   pairs<Key, T> out{detail::allocate<Key>(thrust::device_allocator<Key>{}, "extract_if", selected),
                     detail::allocate<T>(thrust::device_allocator<T>{}, "extract_if", selected)};
   if (selected > 0) {  // (an empty output has no storage to point into)
-    detail::translate_errors("extract_if", [&] {
-      auto const column = [&](auto at, auto& into) {
-        thrust::copy_if(detail::policy(alloc_), thrust::make_transform_iterator(slot_first, at),
-                        thrust::make_transform_iterator(slot_last, at), flags.begin(), into.begin(),
-                        detail::is_set_fn{});
-      };
-      column(detail::key_at_fn<view_type>{view()}, out.keys);
-      column(detail::value_at_fn<view_type>{view()}, out.values);
-    });
+    auto const column = [&](auto at, auto& into) {
+      detail::copy_selected("extract_if", detail::policy(alloc_),
+                            thrust::make_transform_iterator(slot_first, at), slots, flags.begin(),
+                            into.begin(), detail::is_set_fn{});
+    };
+    column(detail::key_at_fn<view_type>{view()}, out.keys);
+    column(detail::value_at_fn<view_type>{view()}, out.values);
   }
   reset_counters();
   auto* counters = thrust::raw_pointer_cast(counters_.data());
@@ -942,14 +937,13 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::collect(char const* what, Co
                 " keys; please report this");
   }
   auto out = detail::allocate<U>(out_alloc, what, size_);
-  // Nothing to copy into an empty output: Thrust's OpenMP copy_if would still form references
-  // into its null storage, which UBSan reports.
+  // Nothing to copy into an empty output: Thrust's copy_if would still form references into its
+  // null storage, which UBSan reports.
   if (size_ == 0) return out;
-  detail::translate_errors(what, [&] {
-    thrust::copy_if(detail::policy(alloc_), thrust::make_transform_iterator(slot_first, column),
-                    thrust::make_transform_iterator(slot_last, column), slot_first, out.begin(),
-                    detail::live_at_fn<view_type>{view()});
-  });
+  detail::copy_selected(what, detail::policy(alloc_),
+                        thrust::make_transform_iterator(slot_first, column),
+                        capacity_ + detail::side_slot_count, slot_first, out.begin(),
+                        detail::live_at_fn<view_type>{view()});
   return out;
 }
 
@@ -1039,13 +1033,19 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::begin_async_change(stream_re
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
-std::uint64_t* device_map<Key, T, Hash, KeyEqual, Allocator>::async_scratch(size_type m) {
+std::uint64_t* device_map<Key, T, Hash, KeyEqual, Allocator>::ref_scratch(size_type m) {
   if (scratch_.size() < m) {
     // Queued work may still use the smaller buffer (only while the map has any).
     if (!scratch_.empty() && async_stream_) async_stream_->wait();
-    scratch_ = detail::allocate<std::uint64_t>(alloc_, "async scratch", m);
+    release_scratch();  // first: the old and the new buffer are never held at once
+    scratch_ = detail::allocate<std::uint64_t>(alloc_, "insert", m);
   }
   return thrust::raw_pointer_cast(scratch_.data());
+}
+
+template <class Key, class T, class Hash, class KeyEqual, class Allocator>
+void device_map<Key, T, Hash, KeyEqual, Allocator>::release_scratch() const {
+  detail::vector_of<std::uint64_t, Allocator>(scratch_.get_allocator()).swap(scratch_);
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
@@ -1065,7 +1065,7 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::apply_async(KeyIt keys_first
     return;
   }
   begin_async_change(stream);
-  std::uint64_t* const refs = async_scratch(std::min(n, detail::chunk_size));
+  std::uint64_t* const refs = ref_scratch(std::min(n, detail::chunk_size));
   async_claims_ += n;
   placed_on const here(*this, stream);
   // As one chunk of the waiting form, chunk after chunk: every claim fits, so none fails.
@@ -1212,7 +1212,7 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::erase_async(KeyIt keys_first
   auto const n = detail::checked_length(keys_first, keys_last);
   if (n == 0) return;
   begin_async_change(stream);
-  std::uint64_t* const refs = async_scratch(std::min(n, detail::chunk_size));
+  std::uint64_t* const refs = ref_scratch(std::min(n, detail::chunk_size));
   placed_on const here(*this, stream);
   for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
     auto const d = static_cast<std::ptrdiff_t>(offset);

@@ -10,7 +10,7 @@
  *
  * Invariants the kernels rely on:
  * - A free slot (empty main slot, free side slot) has a value of all-zero bits, so a new key's
- *   value starts at zero, the identity of `plus` and `bit_or`.
+ *   value starts at zero, the identity of `plus`, `bit_or`, `bit_xor` and unsigned `maximum`.
  * - Claims never reuse a tombstone, and at least one main slot stays empty (claims are budgeted
  *   below the capacity), so every probe ends.
  *
@@ -27,6 +27,7 @@
 #include <bulkmap/detail/warp.hpp>
 #include <bulkmap/hash.hpp>
 #include <cstdint>
+#include <cstring>
 #include <cuda/atomic>
 #include <cuda/std/cstdint>
 #include <cuda/std/type_traits>
@@ -238,6 +239,56 @@ struct key_word_ops<Slot, true> {
   }
 };
 
+/**
+ * @brief How `table_view::find_or_claim` takes an empty slot: a compare-and-swap of the key word
+ * alone (the slot's value stays zero until the claimer writes it).
+ */
+struct claim_key {
+  template <class Slot, class Word>
+  BULKMAP_HOST_DEVICE bool operator()(Slot& s, Word& expected, Word desired) const noexcept {
+    return key_word_ops<Slot>::compare_exchange(s, expected, desired);
+  }
+};
+
+/// Whether a slot is one 64-bit word, a 4-byte key word and a 4-byte value with no padding, so
+/// one compare-and-swap can write its key and value together (`claim_with_value`).
+template <class Slot>
+inline constexpr bool is_packed_slot_v = sizeof(Slot) == 8 && sizeof(Slot::key) == 4 &&
+                                         sizeof(Slot::value) == 4;
+
+/**
+ * @brief How `table_view::find_or_claim` takes an empty slot of a packed slot type
+ * (`is_packed_slot_v`): one 64-bit compare-and-swap from (empty, zero) to (key, `value`), so no
+ * thread ever sees the key without its first value. A side slot being freed holds `empty` with
+ * its old value for a moment (erase.hpp: free_slot); the claim waits that moment out.
+ */
+template <class Slot>
+struct claim_with_value {
+  static_assert(is_packed_slot_v<Slot>, "claim_with_value: the slot must be 8 bytes, 4 + 4");
+  decltype(Slot::value) value;
+
+  BULKMAP_HOST_DEVICE static std::uint64_t pack(Slot const& s) noexcept {
+    std::uint64_t bits;
+    memcpy(&bits, &s, sizeof(bits));
+    return bits;
+  }
+  BULKMAP_HOST_DEVICE bool operator()(Slot& s, decltype(Slot::key)& expected,
+                                      decltype(Slot::key) desired) const noexcept {
+    std::uint64_t const want = pack(Slot{desired, value});
+    atomic_ref_t<std::uint64_t> whole(*reinterpret_cast<std::uint64_t*>(&s));
+    for (;;) {
+      std::uint64_t seen = pack(Slot{expected, {}});
+      if (whole.compare_exchange_strong(seen, want, cuda::std::memory_order_relaxed)) return true;
+      Slot now;
+      memcpy(&now, &seen, sizeof(now));
+      if (now.key != expected) {
+        expected = now.key;
+        return false;
+      }
+    }
+  }
+};
+
 /// A free slot: the empty key word, a zero value (and a zero guard).
 template <class Key, class T>
 BULKMAP_HOST_DEVICE slot<Key, T> empty_slot() noexcept {
@@ -382,12 +433,15 @@ struct table_view {
    * A failure can be transient: threads racing for the same new key hold a unit each until one
    * wins, and may spend the whole budget for a moment. The caller retries while budget is left.
    * Unbudgeted (`budgeted` false), a claim never fails and counts itself once it has won.
+   * @tparam Claim how an empty slot is taken: `claim_key`, or `claim_with_value` (then the new
+   * slot's value is the claimer's, from the same compare-and-swap)
    */
-  BULKMAP_HOST_DEVICE claim_result find_or_claim(Key const& key) const noexcept {
+  template <class Claim = claim_key>
+  BULKMAP_HOST_DEVICE claim_result find_or_claim(Key const& key, Claim claim = {}) const noexcept {
     word const w = traits::encode(key);
     if (std::uint64_t const i = side_index(key, w); i != ref::npos) {
       word expected = traits::empty;
-      bool const won = key_ops::compare_exchange(slots[i], expected, traits::side_occupied);
+      bool const won = claim(slots[i], expected, traits::side_occupied);
       if (won) add_to_counter(*side_claims, 1, aggregate_counters);
       return {i, won};
     }
@@ -411,7 +465,7 @@ struct table_view {
         }
         reserved = true;
       }
-      if (key_ops::compare_exchange(slots[i], s, w)) {
+      if (claim(slots[i], s, w)) {
         if (!budgeted) add_to_counter(*claims, 1, aggregate_counters);
         return {i, true};
       }

@@ -2,10 +2,11 @@
  * @file accumulate.hpp
  * @brief Writing a slot's value atomically: stores, and folds with a binary operator.
  *
- * Values of 4 and 8 bytes: `thrust::plus`, `bit_or`, `minimum` and `maximum` map to one atomic
- * read-modify-write; any other operator runs a compare-and-swap loop. `plus` and `bit_or` have
- * the identity zero, which is the value of every new slot, so insert-or-accumulate with them
- * needs no ordering pass. 16-byte values: see `value_ops`.
+ * Values of 4 and 8 bytes: `thrust::plus`, `bit_or`, `bit_xor`, `minimum` and `maximum` map to
+ * one atomic read-modify-write; any other operator runs a compare-and-swap loop. `plus`,
+ * `bit_or`, `bit_xor` and unsigned `maximum` have the identity zero, which is the value of every
+ * new slot, so insert-or-accumulate with them needs no ordering pass (`has_zero_identity_v`).
+ * 16-byte values: see `value_ops`.
  */
 #pragma once
 
@@ -24,11 +25,24 @@ inline constexpr bool is_functor_v =
 /// The operator of the insertions that fold nothing (`insert`, `insert_or_assign`): never called.
 struct no_fold {};
 
-/// True when `Op` has the identity zero, so a new slot (value zero) can be folded into directly.
+/// Whether T is an unsigned integer type (`unsigned __int128` included), whose least value is 0.
+template <class T>
+constexpr bool is_unsigned_integer() {
+  if constexpr (is_integer_v<T>) {
+    return T(0) < static_cast<T>(~T(0));
+  } else {
+    return false;
+  }
+}
+
+/// True when `Op` has the identity zero, so a new slot (value zero) can be folded into directly:
+/// `plus`; for integers `bit_or` and `bit_xor`; for unsigned integers `maximum`.
 template <class Op, class T>
-inline constexpr bool has_zero_identity_v = is_functor_v<Op, thrust::plus, T> ||
-                                            (is_integer_v<T> &&
-                                             is_functor_v<Op, thrust::bit_or, T>);
+inline constexpr bool has_zero_identity_v =
+    is_functor_v<Op, thrust::plus, T> ||
+    (is_integer_v<T> &&
+     (is_functor_v<Op, thrust::bit_or, T> || is_functor_v<Op, thrust::bit_xor, T>)) ||
+    (is_unsigned_integer<T>() && is_functor_v<Op, thrust::maximum, T>);
 
 /// True when folds with `Op` can be taken back exactly: integer `plus` of at most 8 bytes, by
 /// adding `-v` (wraps).
@@ -55,6 +69,8 @@ BULKMAP_HOST_DEVICE void atomic_fold(T& target, T v, Op op) {
     a.fetch_add(v, relaxed);
   } else if constexpr (std::is_integral_v<T> && is_functor_v<Op, thrust::bit_or, T>) {
     a.fetch_or(v, relaxed);
+  } else if constexpr (std::is_integral_v<T> && is_functor_v<Op, thrust::bit_xor, T>) {
+    a.fetch_xor(v, relaxed);
   } else if constexpr (std::is_integral_v<T> && is_functor_v<Op, thrust::minimum, T>) {
     a.fetch_min(v, relaxed);
   } else if constexpr (std::is_integral_v<T> && is_functor_v<Op, thrust::maximum, T>) {
