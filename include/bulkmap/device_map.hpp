@@ -702,7 +702,7 @@ class device_map {
   mutable size_type occupied_ = 0;  ///< main-table slots that are live or tombstones
   /// capacity_ main slots, then the 2 side slots
   detail::vector_of<slot_type, Allocator> slots_{detail::rebind_t<Allocator, slot_type>(alloc_)};
-  /// kernel-side counts
+  /// kernel-side counts: `counter_rows` rows of `counter_stride` (see detail/warp.hpp)
   mutable detail::vector_of<unsigned long long, Allocator> counters_{
       detail::rebind_t<Allocator, unsigned long long>(alloc_)};
   bool refs_out_ = false;          ///< refs were handed out and are valid

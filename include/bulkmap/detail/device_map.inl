@@ -122,7 +122,8 @@ device_map<Key, T, Hash, KeyEqual, Allocator>::device_map(size_type n, double ma
   capacity_ = detail::capacity_for(n, max_load_factor_);
   slots_ = detail::allocate<slot_type>(alloc_, "device_map", capacity_ + detail::side_slot_count,
                                        detail::empty_slot<Key, T>());
-  counters_ = detail::allocate<unsigned long long>(alloc_, "device_map", detail::counter_count);
+  counters_ = detail::allocate<unsigned long long>(alloc_, "device_map",
+                                                   detail::counter_rows * detail::counter_stride);
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
@@ -141,9 +142,14 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::view() const -> view_type {
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 auto device_map<Key, T, Hash, KeyEqual, Allocator>::read_counters() const
     -> std::array<unsigned long long, detail::counter_count> {
-  std::array<unsigned long long, detail::counter_count> h{};
+  std::array<unsigned long long, detail::counter_rows * detail::counter_stride> rows{};
   detail::translate_errors("read counters",
-                           [&] { thrust::copy(counters_.begin(), counters_.end(), h.begin()); });
+                           [&] { thrust::copy(counters_.begin(), counters_.end(), rows.begin()); });
+  std::array<unsigned long long, detail::counter_count> h{};  // each counter: its column's sum
+  for (std::size_t r = 0; r < detail::counter_rows; ++r) {
+    for (std::size_t c = 0; c < detail::counter_count; ++c)
+      h[c] += rows[r * detail::counter_stride + c];
+  }
   return h;
 }
 
@@ -308,11 +314,9 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
     -> size_type {
   if (mark_absent) {
     run("mark absent keys", n, detail::mark_absent_fn<view_type, KeyIt>{view(), keys, refs});
-  } else {
-    run("locate", n, detail::clear_refs_fn{refs});
   }
   size_type new_keys = 0;  // claimed by this chunk, for the rollback
-  bool failed_only = false;
+  auto which = mark_absent ? detail::locate_inputs::all : detail::locate_inputs::fresh;
   for (;;) {
     reset_counters();
     view_type v = view();
@@ -320,7 +324,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
     v.budgeted = v.claim_limit < n;
     auto* counters = thrust::raw_pointer_cast(counters_.data());
     detail::claim_fn<view_type, KeyIt, Fold> const claim{
-        v, keys, refs, counters + detail::any_failed, failed_only, fold};
+        v, keys, refs, counters + detail::any_failed, which, fold};
     if constexpr (!backend_is_cuda && decltype(claim)::fused) {
       using combine = detail::claim_and_combine_fn<detail::claim_fn<view_type, KeyIt, Fold>>;
       run("locate", (n + combine::block - 1) / combine::block, combine{claim, n});
@@ -338,10 +342,10 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
     // failed inputs may find their keys now: retry them in place. Growing instead would size the
     // table by the race, not by the keys.
     if (v.claim_limit > 0) {
-      failed_only = true;
+      which = detail::locate_inputs::failed;
       continue;
     }
-    failed_only = false;
+    which = detail::locate_inputs::all;
     try {  // (the counts below take Thrust scratch, which may fail too)
       auto const failed = static_cast<size_type>(detail::translate_errors("locate", [&] {
         return thrust::count_if(detail::policy(alloc_), refs, refs + n, detail::is_failed_fn{});
@@ -1080,12 +1084,11 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::apply_async(KeyIt keys_first
     v.budgeted = false;
     if (mark_absent) {
       run("mark absent keys", m, detail::mark_absent_fn<view_type, KeyIt>{v, keys_first + d, refs});
-    } else {
-      run("locate", m, detail::clear_refs_fn{refs});
     }
     run("locate", m,
-        detail::claim_fn<view_type, KeyIt>{v, keys_first + d, refs, counters + detail::any_failed,
-                                           false});
+        detail::claim_fn<view_type, KeyIt>{
+            v, keys_first + d, refs, counters + detail::any_failed,
+            mark_absent ? detail::locate_inputs::all : detail::locate_inputs::fresh});
     write_first_values_and_flags(keys_first + d, values_first + d, m, refs, first_values,
                                  new_out + d);
     write_other_values(values_first + d, m, refs, rule, op);

@@ -297,8 +297,9 @@ BULKMAP_HOST_DEVICE slot<Key, T> empty_slot() noexcept {
   return s;
 }
 
-/// Indices of the map's kernel-side counters.
+/// Indices of the map's kernel-side counters, in each row (see `counter_rows`).
 enum counter : std::size_t { claims, side_claims, any_failed, removed, counter_count };
+static_assert(counter_count <= counter_stride, "the counters must fit in one row");
 
 /// Number of side slots after the main table.
 inline constexpr std::size_t side_slot_count = 2;
@@ -448,7 +449,7 @@ struct table_view {
     std::uint64_t const mask = capacity - 1;
     bool reserved = false;  // holds one unit of the claim budget
     auto found = [&](std::uint64_t i) {
-      if (reserved) add_to_counter(*claims, -1, aggregate_counters);
+      if (reserved) give_back_one(*claims, aggregate_counters);
       return claim_result{i, false};
     };
     for (std::uint64_t i = hash(key) & mask;; i = (i + 1) & mask) {
@@ -460,7 +461,7 @@ struct table_view {
         // as much as the read-modify-write does, which a GPU warp shares (fetch_add_one).
         if (claim_limit == 0) return {ref::npos, false};
         if (fetch_add_one(*claims, aggregate_counters) >= claim_limit) {
-          add_to_counter(*claims, -1, aggregate_counters);
+          give_back_one(*claims, aggregate_counters);
           return {ref::npos, false};
         }
         reserved = true;

@@ -3,8 +3,10 @@
  * @brief Warp-level helpers. Aggregated counters: on a GPU, the threads of a warp that reach the
  * same counter update together share one atomic read-modify-write, issued by the lowest active
  * lane, since tens of millions of threads bumping one counter would otherwise queue at one memory
- * location; on the host (omp backend) they are plain relaxed atomics. And, GPU only, the lane id
- * and a reduction over a mask of lanes (`reduce_lanes`, for `grouped_fold`).
+ * location; on the host (omp backend) each thread counts in a row of counters of its own
+ * (`counter_rows`), so cores do not pass one cache line back and forth for every claim or
+ * removal. And, GPU only, the lane id and a reduction over a mask of lanes (`reduce_lanes`, for
+ * `grouped_fold`).
  */
 #pragma once
 
@@ -15,12 +17,31 @@
 #if defined(__CUDA_ARCH__)
 #include <cooperative_groups.h>
 #endif
+#if defined(BULKMAP_BACKEND_OMP)
+#include <omp.h>
+#endif
 
 BULKMAP_NAMESPACE_BEGIN
 namespace detail {
 
 template <class U>
 using atomic_ref_t = cuda::atomic_ref<U, cuda::thread_scope_device>;
+
+/**
+ * @brief The layout of a map's kernel-side counters: `counter_rows` rows of `counter_stride`
+ * words, each row a full copy of the counters; a count is the sum of its column (see
+ * `device_map::read_counters`). On the omp backend, `add_to_counter` adds to the calling
+ * thread's row (thread number modulo the rows: still atomic, so threads that share a row stay
+ * exact), 128 bytes apart, so no two rows share a cache line. Row 0 is also the shared row:
+ * `fetch_add_one`, whose caller compares the count with a budget, and `give_back_one` use it
+ * alone. On a GPU there is one row; warps aggregate instead.
+ */
+#if defined(BULKMAP_BACKEND_OMP)
+inline constexpr std::size_t counter_rows = 64;
+#else
+inline constexpr std::size_t counter_rows = 1;
+#endif
+inline constexpr std::size_t counter_stride = 16;
 
 /**
  * @brief Adds 1 to `counter` for the calling thread and returns the value before its unit, as
@@ -68,11 +89,28 @@ BULKMAP_HOST_DEVICE inline void add_to_counter(unsigned long long& counter, long
     }
     return;
   }
-#else
-  (void)aggregate;  // host threads add one at a time
-#endif
   atomic_ref_t<unsigned long long>(counter).fetch_add(static_cast<unsigned long long>(delta),
                                                       cuda::std::memory_order_relaxed);
+#else
+  (void)aggregate;  // host threads add one at a time, each in its own row
+#if defined(BULKMAP_BACKEND_OMP)
+  auto const row = static_cast<std::size_t>(omp_get_thread_num()) % counter_rows;
+#else
+  std::size_t const row = 0;
+#endif
+  atomic_ref_t<unsigned long long>((&counter)[row * counter_stride])
+      .fetch_add(static_cast<unsigned long long>(delta), cuda::std::memory_order_relaxed);
+#endif
+}
+
+/// Takes back a unit that `fetch_add_one` added: in the shared row, where the budget is read.
+BULKMAP_HOST_DEVICE inline void give_back_one(unsigned long long& counter, bool aggregate = true) {
+#if defined(__CUDA_ARCH__)
+  add_to_counter(counter, -1, aggregate);
+#else
+  (void)aggregate;
+  atomic_ref_t<unsigned long long>(counter).fetch_sub(1, cuda::std::memory_order_relaxed);
+#endif
 }
 
 #if defined(__CUDA_ARCH__)

@@ -31,11 +31,11 @@ struct mark_absent_fn {
   BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const { table.prefetch_home(keys[i]); }
 };
 
-/// Clears the refs of a chunk whose inputs need no `ref::absent` marks.
-struct clear_refs_fn {
-  std::uint64_t* refs;
-
-  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const { refs[i] = 0; }
+/// Which inputs a locate pass runs, and what their refs hold before it.
+enum class locate_inputs : std::uint8_t {
+  fresh,  ///< every input; the refs hold nothing yet (the chunk's first pass, no absent marks)
+  all,    ///< every input, keeping the flags of earlier passes (absent marks, or a growth since)
+  failed  ///< only the inputs that failed in the last pass (no growth since)
 };
 
 /**
@@ -51,16 +51,26 @@ struct claim_fn {
   KeyIt keys;
   std::uint64_t* refs;
   unsigned long long* any_failed;
-  bool failed_only;  ///< skip inputs that located their slot in the last pass (no growth since)
+  locate_inputs which;
   Fold fold{};
 
   static constexpr bool fused = !std::is_same_v<Fold, no_fused_fold>;
 
+  /// Whether input i takes part in this pass; `r` is its ref before the pass.
+  BULKMAP_HOST_DEVICE bool runs(std::uint64_t r) const {
+    return which != locate_inputs::failed || (r & ref::failed);
+  }
+  /// Input i's ref before this pass (nothing, on a fresh pass: the refs are not read).
+  BULKMAP_HOST_DEVICE std::uint64_t ref_before(std::uint64_t i) const {
+    return which == locate_inputs::fresh ? 0 : refs[i];
+  }
+
   /// Locates input i and records its ref. Returns its slot when the input's value is still to be
   /// folded there (fused, and not folded in an earlier pass), else ref::npos.
   BULKMAP_HOST_DEVICE std::uint64_t locate(std::uint64_t i) const {
-    if (failed_only && !(refs[i] & ref::failed)) return ref::npos;
-    std::uint64_t const kept = refs[i] & (ref::absent | ref::claimed | ref::applied);
+    std::uint64_t const before = ref_before(i);
+    if (!runs(before)) return ref::npos;
+    std::uint64_t const kept = before & (ref::absent | ref::claimed | ref::applied);
     claim_result const r = table.find_or_claim(keys[i]);
     if (r.index == ref::npos) {
       refs[i] = kept | ref::failed;
@@ -157,8 +167,8 @@ struct claim_and_combine_fn {
         entry const& a = cache[way_of(ahead)];
         if (a.slot == ref::npos || a.key != ahead) claim.prefetch(i + prefetch_distance);
       }
-      std::uint64_t const r = claim.refs[i];
-      if (claim.failed_only && !(r & ref::failed)) continue;
+      std::uint64_t const r = claim.ref_before(i);
+      if (!claim.runs(r)) continue;
       word const kw = View::traits::encode(claim.keys[i]);
       entry& e = cache[way_of(kw)];
       T const v = static_cast<T>(claim.fold.values[i]);
