@@ -259,8 +259,9 @@ class device_map {
   /**
    * @brief Inserts each absent key with the value `make_value(key)`; present keys keep theirs.
    * Rust: `for k in keys { m.entry(k).or_insert_with_key(make_value); }`. `make_value` runs once
-   * per key that is new (on the key's first occurrence in the batch), in parallel, and never for
-   * a key already present; on `out_of_memory` it may have run for keys that were then undone.
+   * per key that is new, in parallel, and never for a key already present; on `out_of_memory` it
+   * may have run for keys that were then undone. It must be pure: it is called with one
+   * occurrence of the key, not necessarily the first.
    * @tparam MakeValue callable on host and device as `T(Key const&)`
    * @param keys_first, keys_last device-accessible random-access range of `Key`, length n
    * @return number of keys that were new. Complexity, temporary memory, errors and waiting as
@@ -616,15 +617,16 @@ class device_map {
   [[nodiscard]] size_type live_side_slots() const;
   void rehash(size_type new_capacity);
   /// Gives each of a chunk's n inputs its slot in `refs`, claiming and growing as needed; returns
-  /// the number of keys it claimed. With a `detail::fused_fold`, also folds each input's value.
+  /// the number of keys it claimed. With a `detail::fused_fold`, also folds each input's value;
+  /// with `detail::first_writes`, also writes the first values (electing them if it must).
   /// A failed growth undoes its claims (and folds) before out_of_memory.
-  template <class KeyIt, class Fold = detail::no_fused_fold>
+  template <class KeyIt, class Also = detail::locate_only>
   size_type locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs, bool mark_absent,
-                         Fold fold = {});
+                         Also also = {});
   /// Undoes the `claimed` claims that `refs` record (they must still name their slots), and the
   /// folds of a fused fold.
-  template <class Fold = detail::no_fused_fold>
-  void unclaim_chunk(std::uint64_t const* refs, size_type n, size_type claimed, Fold fold = {});
+  template <class Also = detail::locate_only>
+  void unclaim_chunk(std::uint64_t const* refs, size_type n, size_type claimed, Also also = {});
   /// Writes the first value of each key absent at the chunk's start (first occurrence wins).
   template <class ValueIt>
   void write_first_values(ValueIt values, size_type n, std::uint64_t* refs);

@@ -13,8 +13,10 @@
  *   runs again (slot indices change in a rehash).
  * - Value passes then work on the recorded slots: one atomic per input (per warp and slot on a
  *   GPU) for `count` and accumulation with an operator whose identity is zero, the elect-a-writer
- * passes of insert.hpp otherwise. On omp, counting and integer `plus` fold in the locate pass
- * itself, combining each thread's folds per slot first (locate.hpp: claim_and_combine_fn).
+ *   passes of insert.hpp otherwise. On omp, counting and integer `plus` fold in the locate pass
+ *   itself, combining each thread's folds per slot first (locate.hpp: claim_and_combine_fn), and
+ *   `insert` stores first values there, electing them only for a chunk that repeats a new key
+ *   (insert.hpp: first_writes).
  * - A batch of several chunks logs the keys it claims, and a failed growth erases them
  *   (apply_in_chunks). Counting and integer `plus` apply each chunk at once and, on failure, fold
  *   the applied chunks back out with negated values; every other insertion claims all its keys
@@ -307,26 +309,27 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::clear() {
 // ---- insertion -------------------------------------------------------------------------------
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
-template <class KeyIt, class Fold>
+template <class KeyIt, class Also>
 auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, size_type n,
                                                                  std::uint64_t* refs,
-                                                                 bool mark_absent, Fold fold)
+                                                                 bool mark_absent, Also also)
     -> size_type {
   if (mark_absent) {
     run("mark absent keys", n, detail::mark_absent_fn<view_type, KeyIt>{view(), keys, refs});
   }
   size_type new_keys = 0;  // claimed by this chunk, for the rollback
   auto which = mark_absent ? detail::locate_inputs::all : detail::locate_inputs::fresh;
+  bool elect = false;  // first_writes: whether the first values still need an election
   for (;;) {
     reset_counters();
     view_type v = view();
     // Room for every input: claims need not hold the budget, and none can fail.
     v.budgeted = v.claim_limit < n;
     auto* counters = thrust::raw_pointer_cast(counters_.data());
-    detail::claim_fn<view_type, KeyIt, Fold> const claim{
-        v, keys, refs, counters + detail::any_failed, which, fold};
+    detail::claim_fn<view_type, KeyIt, Also> const claim{
+        v, keys, refs, counters + detail::any_failed, which, also};
     if constexpr (!backend_is_cuda && decltype(claim)::fused) {
-      using combine = detail::claim_and_combine_fn<detail::claim_fn<view_type, KeyIt, Fold>>;
+      using combine = detail::claim_and_combine_fn<detail::claim_fn<view_type, KeyIt, Also>>;
       run("locate", (n + combine::block - 1) / combine::block, combine{claim, n});
     } else {
       run("locate", n, claim);
@@ -335,7 +338,18 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
     occupied_ += c[detail::claims];
     size_ += c[detail::claims] + c[detail::side_claims];
     new_keys += c[detail::claims] + c[detail::side_claims];
-    if (c[detail::any_failed] == 0) return new_keys;
+    if constexpr (detail::is_first_writes_v<Also>) {
+      elect = elect || (!also.values_by_key && (c[detail::any_repeat] || c[detail::any_failed]));
+    }
+    if (c[detail::any_failed] == 0) {
+      if constexpr (detail::is_first_writes_v<Also>) {
+        if (elect) {  // a repeated new key, or a pass run again: elect as without first_writes
+          run("clear first values", n, detail::zero_fn<view_type>{view(), refs, true});
+          write_first_values(also.values, n, refs);
+        }
+      }
+      return new_keys;
+    }
     // With budget at the pass's start, the failures were transient: threads racing to claim the
     // same new key each hold a unit of the budget until one wins, and may spend it all for a
     // moment (on a GPU, tens of thousands race). Such a pass claims at least one key, and its
@@ -363,22 +377,24 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
       size_type const wanted = detail::capacity_for(size_ + estimate, max_load_factor_);
       rehash(std::max(wanted, mostly_tombstones ? capacity_ : 2 * capacity_));
     } catch (out_of_memory const&) {
-      unclaim_chunk(refs, n, new_keys, fold);
+      unclaim_chunk(refs, n, new_keys, also);
       throw;
     }
   }
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
-template <class Fold>
+template <class Also>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::unclaim_chunk(std::uint64_t const* refs,
                                                                   size_type n, size_type claimed,
-                                                                  Fold fold) {
-  if constexpr (!std::is_same_v<Fold, detail::no_fused_fold>) {
-    auto const negated = thrust::make_transform_iterator(fold.values, detail::negate_fn<T>{});
+                                                                  Also also) {
+  if constexpr (detail::is_fused_fold_v<Also>) {
+    auto const negated = thrust::make_transform_iterator(also.values, detail::negate_fn<T>{});
     run("undo", n,
-        detail::fold_fn<view_type, decltype(negated), decltype(fold.op), false>{
-            view(), negated, refs, fold.op, detail::ref::failed});
+        detail::fold_fn<view_type, decltype(negated), decltype(also.op), false>{
+            view(), negated, refs, also.op, detail::ref::failed});
+  } else {
+    (void)also;
   }
   run("undo claims", n, detail::unclaim_fn<view_type>{view(), refs});
   size_ -= claimed;
@@ -405,7 +421,7 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::write_other_values(ValueIt v
     run("tag", n, detail::tag_fn<view_type>{v, refs, true, false});
     run("elect", n, detail::elect_fn<view_type>{v, refs, true, false});
     run("write", n, detail::write_fn<view_type, ValueIt>{v, values, refs});
-  } else if constexpr (!std::is_same_v<Op, detail::no_fold>) {
+  } else if constexpr (!detail::is_no_fold_v<Op>) {
     if (rule != order_rule::fold) return;
     // (An `_async` call cannot wait for the sample: it always combines.)
     if (backend_is_cuda && (on_.async || detail::concentrated(detail::policy(alloc_), refs, n))) {
@@ -473,14 +489,52 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
                                              op};
     } else {
       (void)offset;
-      return detail::no_fused_fold{};
+      return detail::locate_only{};
     }
+  };
+
+  // On omp, `insert` and `insert_with` store first values while they locate
+  // (detail::first_writes), where the marks of claimed slots (a bit per slot, which
+  // `insert_with` does without) take at most an eighth of the memory of the refs.
+  constexpr bool write_first = !backend_is_cuda && detail::is_no_fold_v<Op> &&
+                               detail::is_discard_v<FlagIt> && view_type::bitwise;
+  constexpr bool by_key = std::is_same_v<Op, detail::no_fold_values_by_key>;
+  detail::vector_of<std::uint64_t, Allocator> marks{
+      detail::rebind_t<Allocator, std::uint64_t>(alloc_)};
+  auto const mark_words = [&] { return (capacity_ + detail::side_slot_count + 63) / 64; };
+  auto const writes_first = [&] {
+    return write_first && rule == order_rule::first_wins &&
+           (by_key || 8 * mark_words() <= std::min(n, detail::chunk_size));
+  };
+  auto const first_writes_at = [&](size_type offset) {
+    detail::claim_marking<slot_type> marking{thrust::raw_pointer_cast(slots_.data()), nullptr};
+    if (!by_key) {
+      if (marks.size() == mark_words()) {
+        detail::translate_errors("insert", [&] {
+          thrust::fill(detail::policy(alloc_), marks.begin(), marks.end(), std::uint64_t{0});
+        });
+      } else {
+        detail::vector_of<std::uint64_t, Allocator>(marks.get_allocator()).swap(marks);
+        marks = detail::allocate<std::uint64_t>(alloc_, "insert", mark_words());
+      }
+      marking.attempted = thrust::raw_pointer_cast(marks.data());
+    }
+    auto* counters = thrust::raw_pointer_cast(counters_.data());
+    return detail::first_writes<ValueIt, slot_type>{
+        values_first + static_cast<std::ptrdiff_t>(offset), marking, counters + detail::any_repeat,
+        by_key};
   };
 
   if (n <= detail::chunk_size) {  // one chunk: a failed growth undoes its own claims
     if (fuse && rule == order_rule::fold) {
       locate_chunk(keys_first, n, refs, false, fused(0));
       return size_ - before;
+    }
+    if constexpr (write_first) {
+      if (writes_first()) {
+        locate_chunk(keys_first, n, refs, false, first_writes_at(0));
+        return size_ - before;
+      }
     }
     locate_chunk(keys_first, n, refs, mark_absent);
     write_first_values_and_flags(keys_first, values_first, n, refs, first_values, new_out);
@@ -559,8 +613,14 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
   try {
     if (keep_writers) writers = detail::allocate<std::uint32_t>(alloc_, "insert", (n + 31) / 32);
     for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
-      claim_and_log(offset, mark_absent, detail::no_fused_fold{});
       size_type const m = chunk_length(offset);
+      if constexpr (write_first) {
+        if (writes_first()) {
+          claim_and_log(offset, false, first_writes_at(offset));
+          continue;
+        }
+      }
+      claim_and_log(offset, mark_absent, detail::locate_only{});
       auto const d = static_cast<std::ptrdiff_t>(offset);
       write_first_values_and_flags(keys_first + d, values_first + d, m, refs, first_values,
                                    new_out + d);
@@ -632,9 +692,11 @@ template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class KeyIt, class MakeValue>
 auto device_map<Key, T, Hash, KeyEqual, Allocator>::insert_with(KeyIt keys_first, KeyIt keys_last,
                                                                 MakeValue make_value) -> size_type {
-  // Values are read only by the input that writes a new key's first value (write_fn), so
-  // make_value runs once per new key.
-  return insert(keys_first, keys_last, thrust::make_transform_iterator(keys_first, make_value));
+  // Values are read only by the input that stores a new key's first value, so make_value runs
+  // once per new key (see detail::no_fold_values_by_key).
+  return apply_in_chunks(
+      keys_first, keys_last, thrust::make_transform_iterator(keys_first, make_value),
+      order_rule::first_wins, detail::no_fold_values_by_key{}, thrust::make_discard_iterator());
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>

@@ -250,6 +250,44 @@ struct claim_key {
   }
 };
 
+/**
+ * @brief How `table_view::find_or_claim` takes an empty slot in `insert`'s one-pass path
+ * (`first_writes`): it sets slot i's bit in `attempted` (one bit per slot, main and side, cleared
+ * before the pass), then swaps the key in. Slots go from empty to a key, never back, while keys
+ * are inserted: so a set bit means the slot was empty during the pass, and whatever key it holds
+ * now was claimed by the pass. The fences order the bit before the key: a thread that finds the
+ * key, then asks `claimed_by_pass`, sees the bit.
+ */
+template <class Slot>
+struct claim_marking {
+  Slot const* slots;
+  std::uint64_t* attempted;
+
+  template <class Word>
+  BULKMAP_HOST_DEVICE bool operator()(Slot& s, Word& expected, Word desired) const noexcept {
+    // Only a slot that is empty gets a mark (a side slot is tried whatever it holds).
+    if (Word const now = key_word_ops<Slot>::load(s); now != expected) {
+      expected = now;
+      return false;
+    }
+    auto const i = static_cast<std::uint64_t>(&s - slots);
+    std::uint64_t const bit = std::uint64_t{1} << (i % 64);
+    atomic_ref_t<std::uint64_t> word(attempted[i / 64]);
+    if (!(word.load(cuda::std::memory_order_relaxed) & bit)) {
+      word.fetch_or(bit, cuda::std::memory_order_relaxed);
+    }
+    cuda::atomic_thread_fence(cuda::std::memory_order_release, cuda::thread_scope_device);
+    return key_word_ops<Slot>::compare_exchange(s, expected, desired);
+  }
+  /// Whether the key found in slot i was claimed during the pass (call after finding it).
+  BULKMAP_HOST_DEVICE bool claimed_by_pass(std::uint64_t i) const noexcept {
+    cuda::atomic_thread_fence(cuda::std::memory_order_acquire, cuda::thread_scope_device);
+    return (atomic_ref_t<std::uint64_t>(attempted[i / 64]).load(cuda::std::memory_order_relaxed) >>
+            (i % 64)) &
+           1;
+  }
+};
+
 /// Whether a slot is one 64-bit word, a 4-byte key word and a 4-byte value with no padding, so
 /// one compare-and-swap can write its key and value together (`claim_with_value`).
 template <class Slot>
@@ -298,7 +336,7 @@ BULKMAP_HOST_DEVICE slot<Key, T> empty_slot() noexcept {
 }
 
 /// Indices of the map's kernel-side counters, in each row (see `counter_rows`).
-enum counter : std::size_t { claims, side_claims, any_failed, removed, counter_count };
+enum counter : std::size_t { claims, side_claims, any_failed, removed, any_repeat, counter_count };
 static_assert(counter_count <= counter_stride, "the counters must fit in one row");
 
 /// Number of side slots after the main table.

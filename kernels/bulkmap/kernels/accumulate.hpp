@@ -24,6 +24,10 @@ inline constexpr bool is_functor_v =
 
 /// The operator of the insertions that fold nothing (`insert`, `insert_or_assign`): never called.
 struct no_fold {};
+/// `no_fold` for `insert_with`, whose values are `make_value(key)`: equal for equal keys.
+struct no_fold_values_by_key : no_fold {};
+template <class Op>
+inline constexpr bool is_no_fold_v = std::is_base_of_v<no_fold, Op>;
 
 /// Whether T is an unsigned integer type (`unsigned __int128` included), whose least value is 0.
 template <class T>
@@ -208,8 +212,8 @@ struct repeats_fn {
   }
 };
 
-/// The locate pass folds nothing (see `fused_fold`).
-struct no_fused_fold {};
+/// The locate pass only locates (see `claim_fn`: what else it may do once an input has a slot).
+struct locate_only {};
 
 /**
  * A fold the locate pass does itself (counting and integer `plus` on omp): each input folds its
@@ -224,6 +228,11 @@ struct fused_fold {
   ValueIt values;
   Op op;
 };
+
+template <class Also>
+inline constexpr bool is_fused_fold_v = false;
+template <class ValueIt, class Op>
+inline constexpr bool is_fused_fold_v<fused_fold<ValueIt, Op>> = true;
 
 }  // namespace detail
 BULKMAP_NAMESPACE_END

@@ -17,6 +17,9 @@
  * Participants: `insert` and `insert_or_accumulate`, the inputs whose key was absent at the chunk's
  * start; `insert_or_assign`, every input, after `zero_fn` cleared the values it will overwrite.
  * Chunks hold fewer than 2^31 inputs, so tags fit in 32 bits.
+ *
+ * On omp, `insert` first tries without an election (`first_writes`): most batches hold each new
+ * key once, and then the input that claims a key's slot is its first occurrence.
  */
 #pragma once
 
@@ -38,17 +41,46 @@ BULKMAP_HOST_DEVICE inline std::uint32_t input_tag(std::uint64_t i, bool first_w
                     : static_cast<std::uint32_t>(i + 1);
 }
 
-/// Clears the value of every slot the chunk refers to (`insert_or_assign` overwrites them all).
+/// Clears the value of every slot the chunk refers to (`insert_or_assign` overwrites them all),
+/// or with `absent_only`, of the slots the chunk claimed (`first_writes` before an election).
 template <class View>
 struct zero_fn {
   View table;
   std::uint64_t const* refs;
+  bool absent_only = false;
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     using T = typename View::value_type;
+    if (absent_only && !(refs[i] & ref::absent)) return;
     value_ops<typename View::slot_type>::store(table.slots[refs[i] & ref::index_mask], T{});
   }
 };
+
+/**
+ * `insert`'s first values, written by the locate pass itself (`claim_fn`; omp, default key
+ * equality, no per-input flags). The input that claims a key's slot stores its value at once:
+ * when the chunk holds each new key once (the usual batch), that input is the key's first
+ * occurrence, and no pass after the locate pass touches the slots. The claims mark their slots
+ * (`claim_marking`, in the pass's first run over the chunk), so an input that finds a key the
+ * pass claimed knows it is a repeat: it is flagged `ref::absent`, as the claimers are, and
+ * raises `any_repeat`. Then, and when the pass had to run again (some input found no room), the
+ * first values are elected as in the module head, among the absent inputs, after `zero_fn`
+ * (`absent_only`) cleared what the claimers stored.
+ */
+template <class ValueIt, class Slot>
+struct first_writes {
+  ValueIt values;
+  claim_marking<Slot> marking;
+  unsigned long long* any_repeat;
+  /// Every occurrence of a key has the same value (`insert_with`: `make_value(key)`): whichever
+  /// claims may store it, and nothing is marked, elected or read twice.
+  bool values_by_key = false;
+};
+
+template <class Also>
+inline constexpr bool is_first_writes_v = false;
+template <class ValueIt, class Slot>
+inline constexpr bool is_first_writes_v<first_writes<ValueIt, Slot>> = true;
 
 /// Step 1: atomic max of the input's tag into its slot.
 template <class View>

@@ -12,6 +12,7 @@
 
 #include <bulkmap/detail/table.hpp>
 #include <bulkmap/kernels/accumulate.hpp>
+#include <bulkmap/kernels/insert.hpp>
 #include <type_traits>
 #include <vector>
 
@@ -43,18 +44,21 @@ enum class locate_inputs : std::uint8_t {
  * from earlier passes over the same chunk (a key claimed before a growth is found after it). An
  * input that finds no room is flagged `ref::failed` and raises `any_failed` with a plain store,
  * not a counter: once the budget is spent, most inputs of a pass may fail, and a shared counter
- * would serialize them. With a `fused_fold`, each input also folds its value once it has a slot.
+ * would serialize them. `Also`, what each input also does once it has a slot: nothing
+ * (`locate_only`), fold its value (`fused_fold`), or store `insert`'s first value
+ * (`first_writes`).
  */
-template <class View, class KeyIt, class Fold = no_fused_fold>
+template <class View, class KeyIt, class Also = locate_only>
 struct claim_fn {
   View table;
   KeyIt keys;
   std::uint64_t* refs;
   unsigned long long* any_failed;
   locate_inputs which;
-  Fold fold{};
+  Also also{};
 
-  static constexpr bool fused = !std::is_same_v<Fold, no_fused_fold>;
+  static constexpr bool fused = is_fused_fold_v<Also>;
+  static constexpr bool writes_first = is_first_writes_v<Also>;
 
   /// Whether input i takes part in this pass; `r` is its ref before the pass.
   BULKMAP_HOST_DEVICE bool runs(std::uint64_t r) const {
@@ -71,13 +75,38 @@ struct claim_fn {
     std::uint64_t const before = ref_before(i);
     if (!runs(before)) return ref::npos;
     std::uint64_t const kept = before & (ref::absent | ref::claimed | ref::applied);
-    claim_result const r = table.find_or_claim(keys[i]);
-    if (r.index == ref::npos) {
-      refs[i] = kept | ref::failed;
+    // (A key whose slot the chunk has not tried to claim was there before the chunk: absent
+    // keys reach an empty slot. Marks, slot indices, are kept only for the first run.)
+    bool const marks = [&] {
+      if constexpr (writes_first) return which == locate_inputs::fresh && !also.values_by_key;
+      return false;
+    }();
+    claim_result const r = [&] {
+      if constexpr (writes_first) {
+        if (marks) return table.find_or_claim(keys[i], also.marking);
+      }
+      return table.find_or_claim(keys[i]);
+    }();
+    if (r.index == ref::npos) {  // (an input with no room has an absent key)
+      refs[i] = kept | ref::failed | (writes_first ? ref::absent : 0);
       atomic_ref_t<unsigned long long>(*any_failed).store(1, cuda::std::memory_order_relaxed);
       return ref::npos;
     }
-    refs[i] = kept | r.index | (r.claimed ? ref::claimed : 0) | (fused ? ref::applied : 0);
+    std::uint64_t flags = r.claimed ? ref::claimed : 0;
+    if constexpr (fused) flags |= ref::applied;
+    if constexpr (writes_first) {
+      using T = typename View::value_type;
+      if (r.claimed) {
+        value_ops<typename View::slot_type>::store(table.slots[r.index],
+                                                   static_cast<T>(also.values[i]));
+        flags |= ref::absent;
+      } else if (marks && also.marking.claimed_by_pass(r.index)) {
+        flags |= ref::absent;
+        atomic_ref_t<unsigned long long>(*also.any_repeat)
+            .store(1, cuda::std::memory_order_relaxed);
+      }
+    }
+    refs[i] = kept | r.index | flags;
     return fused && !(kept & ref::applied) ? r.index : ref::npos;
   }
 
@@ -87,7 +116,7 @@ struct claim_fn {
       using T = typename View::value_type;
       if (s != ref::npos) {
         value_ops<typename View::slot_type>::template fold<false>(
-            table.slots[s], static_cast<T>(fold.values[i]), fold.op);
+            table.slots[s], static_cast<T>(also.values[i]), also.op);
       }
     }
   }
@@ -143,7 +172,7 @@ struct claim_and_combine_fn {
     auto const fold = [&](std::uint64_t s, T v) {
       if (v != T{}) {
         value_ops<typename View::slot_type>::template fold<false>(claim.table.slots[s], v,
-                                                                  claim.fold.op);
+                                                                  claim.also.op);
       }
     };
     // Each thread's own cache, kept between blocks (too large for the stack: it should hold a
@@ -159,7 +188,7 @@ struct claim_and_combine_fn {
       if (!combine) {
         if (i + prefetch_distance < last) claim.prefetch(i + prefetch_distance);
         std::uint64_t const s = claim.locate(i);
-        if (s != ref::npos) fold(s, static_cast<T>(claim.fold.values[i]));
+        if (s != ref::npos) fold(s, static_cast<T>(claim.also.values[i]));
         continue;
       }
       if (i + prefetch_distance < last) {  // unless that input's key is cached already
@@ -171,11 +200,11 @@ struct claim_and_combine_fn {
       if (!claim.runs(r)) continue;
       word const kw = View::traits::encode(claim.keys[i]);
       entry& e = cache[way_of(kw)];
-      T const v = static_cast<T>(claim.fold.values[i]);
+      T const v = static_cast<T>(claim.also.values[i]);
       if (e.slot != ref::npos && e.key == kw) {  // the key's slot, from an earlier input
         std::uint64_t const kept = r & (ref::absent | ref::claimed | ref::applied);
         claim.refs[i] = kept | e.slot | ref::applied;
-        if (!(kept & ref::applied)) e.sum = claim.fold.op(e.sum, v);
+        if (!(kept & ref::applied)) e.sum = claim.also.op(e.sum, v);
         ++hits;
         continue;
       }
@@ -196,7 +225,7 @@ struct claim_and_combine_fn {
 /**
  * Undoes the claims of a chunk whose growth failed: a claimed main slot becomes a tombstone (its
  * key may sit on the probe path of a key placed after it by a rehash), a claimed side slot is
- * freed. Values of claimed slots are still zero: no value pass has run.
+ * freed, with the zero value of a free slot (a `first_writes` claimer stored its value there).
  */
 template <class View>
 struct unclaim_fn {
@@ -207,6 +236,9 @@ struct unclaim_fn {
     using traits = typename View::traits;
     if (!(refs[i] & ref::claimed)) return;
     std::uint64_t const s = refs[i] & ref::index_mask;
+    if (s >= table.capacity) {
+      value_ops<typename View::slot_type>::store(table.slots[s], typename View::value_type{});
+    }
     View::key_ops::store_unshared(table.slots[s],
                                   s < table.capacity ? traits::tombstone : traits::empty);
   }
