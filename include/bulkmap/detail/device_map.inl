@@ -495,7 +495,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
 
   // On omp, `insert` and `insert_with` store first values while they locate
   // (detail::first_writes), where the marks of claimed slots (a bit per slot, which
-  // `insert_with` does without) take at most an eighth of the memory of the refs.
+  // `insert_with` does without) take at most a quarter of the memory of the refs.
   constexpr bool write_first = !backend_is_cuda && detail::is_no_fold_v<Op> &&
                                detail::is_discard_v<FlagIt> && view_type::bitwise;
   constexpr bool by_key = std::is_same_v<Op, detail::no_fold_values_by_key>;
@@ -504,7 +504,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
   auto const mark_words = [&] { return (capacity_ + detail::side_slot_count + 63) / 64; };
   auto const writes_first = [&] {
     return write_first && rule == order_rule::first_wins &&
-           (by_key || 8 * mark_words() <= std::min(n, detail::chunk_size));
+           (by_key || 4 * mark_words() <= std::min(n, detail::chunk_size));
   };
   auto const first_writes_at = [&](size_type offset) {
     detail::claim_marking<slot_type> marking{thrust::raw_pointer_cast(slots_.data()), nullptr};

@@ -38,6 +38,22 @@ BULKMAP_HOST_DEVICE bool free_slot(View const& table, std::uint64_t s) {
   return true;
 }
 
+/**
+ * Frees live slot `s` in a pass over the slots, one thread per slot (`retain`, `extract_if`):
+ * nobody else reads or writes it meanwhile, so plain stores do what `free_slot`'s
+ * compare-and-swap does.
+ */
+template <class View>
+BULKMAP_HOST_DEVICE void free_owned_slot(View const& table, std::uint64_t s) {
+  using traits = typename View::traits;
+  if (s < table.capacity) {
+    View::key_ops::store_unshared(table.slots[s], traits::tombstone);
+    return;
+  }
+  table.slots[s].value = typename View::value_type{};
+  View::key_ops::store_unshared(table.slots[s], traits::empty);
+}
+
 template <class View, class KeyIt>
 struct erase_fn {
   View table;

@@ -66,7 +66,9 @@ struct free_flagged_fn {
   unsigned long long* removed;
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t s) const {
-    if (flags[s] && free_slot(table, s)) add_to_counter(*removed, 1);
+    if (!flags[s]) return;
+    free_owned_slot(table, s);
+    add_to_counter(*removed, 1);
   }
 };
 

@@ -20,7 +20,8 @@ struct retain_fn {
     if (!table.is_live(s)) return;
     typename View::key_type const key = table.key_at(s);
     typename View::value_type const value = table.slots[s].value;
-    if (!pred(key, value) && free_slot(table, s)) {
+    if (!pred(key, value)) {
+      free_owned_slot(table, s);
       add_to_counter(*removed, 1);
     }
   }
