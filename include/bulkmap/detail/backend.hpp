@@ -228,21 +228,28 @@ template <class T, class Allocator>
 class host_input {
  public:
   host_input(char const* what, std::vector<T> const& v, Allocator const& alloc)
+      : host_input(what, v.data(), v.size(), alloc) {}
+  /// The n elements at `p`.
+  host_input(char const* what, T const* p, std::size_t n, Allocator const& alloc)
 #if defined(BULKMAP_BACKEND_OMP)
-      : data_(v.data()) {
+      : data_(p) {
     (void)what;
+    (void)n;
     (void)alloc;
   }
   [[nodiscard]] T const* begin() const noexcept { return data_; }
+  /// A raw pointer to the elements (null when there are none, on cuda).
+  [[nodiscard]] T const* data() const noexcept { return data_; }
 
  private:
   T const* data_;
 #else
       : data_(translate_errors(what, [&] {
-          return vector_of<T, Allocator>(v.begin(), v.end(), rebind_t<Allocator, T>(alloc));
+          return vector_of<T, Allocator>(p, p + n, rebind_t<Allocator, T>(alloc));
         })) {
   }
   [[nodiscard]] auto begin() const noexcept { return data_.begin(); }
+  [[nodiscard]] T const* data() const noexcept { return thrust::raw_pointer_cast(data_.data()); }
 
  private:
   vector_of<T, Allocator> data_;

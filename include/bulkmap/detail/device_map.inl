@@ -39,6 +39,7 @@
 #include <algorithm>
 #include <array>
 #include <bulkmap/detail/backend.hpp>
+#include <bulkmap/detail/bulk.hpp>
 #include <bulkmap/kernels/accumulate.hpp>
 #include <bulkmap/kernels/compact.hpp>
 #include <bulkmap/kernels/erase.hpp>
@@ -53,62 +54,6 @@
 #include <limits>
 
 BULKMAP_NAMESPACE_BEGIN
-namespace detail {
-
-/// Inputs per chunk of a bulk insertion (8 bytes of temporary memory each).
-inline constexpr std::size_t chunk_size = std::size_t{1} << 22;
-/**
- * Whether the n located inputs share slots often enough that a warp's inputs should combine
- * their folds first: when neighbouring inputs name the same slot at least once in 64 (about one
- * shared slot per warp). Decided by the keys actually seen, not by the number of distinct keys:
- * 10^3 keys drawn uniformly rarely meet in a warp, a Zipf-distributed hot key often does.
- */
-template <class Policy>
-bool concentrated(Policy const& policy, std::uint64_t const* refs, std::size_t n) {
-  if (n < 2) return false;
-  auto const repeats = static_cast<std::size_t>(translate_errors("accumulate", [&] {
-    return thrust::count_if(policy, thrust::counting_iterator<std::uint64_t>(1),
-                            thrust::counting_iterator<std::uint64_t>(n), repeats_fn{refs});
-  }));
-  return repeats * 64 >= n;
-}
-
-/// Whether an output iterator is Thrust's discard iterator: the per-input output was not asked for.
-template <class It>
-inline constexpr bool is_discard_v = false;
-template <class System>
-inline constexpr bool is_discard_v<thrust::discard_iterator<System>> = true;
-
-/// Smallest table.
-inline constexpr std::size_t min_capacity = 16;
-
-/// Slots that may be live or tombstones in a table of `capacity` slots; one always stays empty.
-inline std::size_t load_limit(std::size_t capacity, double max_load_factor) {
-  auto const limit = static_cast<std::size_t>(max_load_factor * static_cast<double>(capacity));
-  return std::min(limit, capacity - 1);
-}
-
-/// Length of [first, last). @throw std::invalid_argument if last comes before first
-template <class It>
-std::size_t checked_length(It first, It last) {
-  auto const n = thrust::distance(first, last);
-  BULKMAP_EXPECTS(n >= 0, "key range ends before it starts");
-  return static_cast<std::size_t>(n);
-}
-
-/// Smallest power-of-two table whose load limit holds n keys. @throw out_of_memory if none fits.
-inline std::size_t capacity_for(std::size_t n, double max_load_factor) {
-  std::size_t capacity = min_capacity;
-  while (load_limit(capacity, max_load_factor) < n) {
-    if (capacity > (std::numeric_limits<std::size_t>::max() >> 8)) {
-      throw out_of_memory("bulkmap: no table can hold " + std::to_string(n) + " keys");
-    }
-    capacity <<= 1;
-  }
-  return capacity;
-}
-
-}  // namespace detail
 
 // ---- construction, size and capacity
 // -------------------------------------------------------------
@@ -144,15 +89,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::view() const -> view_type {
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 auto device_map<Key, T, Hash, KeyEqual, Allocator>::read_counters() const
     -> std::array<unsigned long long, detail::counter_count> {
-  std::array<unsigned long long, detail::counter_rows * detail::counter_stride> rows{};
-  detail::translate_errors("read counters",
-                           [&] { thrust::copy(counters_.begin(), counters_.end(), rows.begin()); });
-  std::array<unsigned long long, detail::counter_count> h{};  // each counter: its column's sum
-  for (std::size_t r = 0; r < detail::counter_rows; ++r) {
-    for (std::size_t c = 0; c < detail::counter_count; ++c)
-      h[c] += rows[r * detail::counter_stride + c];
-  }
-  return h;
+  return detail::read_counter_columns<detail::counter_count>(counters_);
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>
@@ -364,18 +301,10 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
       auto const failed = static_cast<size_type>(detail::translate_errors("locate", [&] {
         return thrust::count_if(detail::policy(alloc_), refs, refs + n, detail::is_failed_fn{});
       }));
-      // Estimate the distinct keys among the failed inputs from the chunk's rate of new keys.
-      size_type const located = n - failed;
-      size_type estimate = located == 0
-                               ? failed
-                               : static_cast<size_type>(std::ceil(static_cast<double>(failed) *
-                                                                  static_cast<double>(new_keys) /
-                                                                  static_cast<double>(located)));
-      estimate = std::clamp<size_type>(estimate, 1, failed);
       bool const mostly_tombstones = occupied_ - (size_ - live_side_slots()) >
                                      detail::load_limit(capacity_, max_load_factor_) / 2;
-      size_type const wanted = detail::capacity_for(size_ + estimate, max_load_factor_);
-      rehash(std::max(wanted, mostly_tombstones ? capacity_ : 2 * capacity_));
+      rehash(detail::grown_capacity(capacity_, max_load_factor_, size_, failed, n - failed,
+                                    new_keys, mostly_tombstones));
     } catch (out_of_memory const&) {
       unclaim_chunk(refs, n, new_keys, also);
       throw;
@@ -404,10 +333,9 @@ template <class Key, class T, class Hash, class KeyEqual, class Allocator>
 template <class ValueIt>
 void device_map<Key, T, Hash, KeyEqual, Allocator>::write_first_values(ValueIt values, size_type n,
                                                                        std::uint64_t* refs) {
-  view_type const v = view();
-  run("tag", n, detail::tag_fn<view_type>{v, refs, false, true});
-  run("elect", n, detail::elect_fn<view_type>{v, refs, false, true});
-  run("write", n, detail::write_fn<view_type, ValueIt>{v, values, refs});
+  detail::write_first_values(
+      [&](char const* what, size_type m, auto const& fn) { run(what, m, fn); }, view(), values, n,
+      refs);
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>

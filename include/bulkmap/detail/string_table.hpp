@@ -1,0 +1,164 @@
+/**
+ * @file detail/string_table.hpp
+ * @brief The table of `string_map`: slots that hold a key's fingerprint and a reference into an
+ * arena of key bytes, and the view that device code probes.
+ *
+ * Layout:
+ * - **Slots** (`string_slot`): `tag`, the key's 64-bit hash with 0 and 1 moved up to 2 and 3
+ *   (0 marks an empty slot, 1 a tombstone); `record`, one past the arena word where the key's
+ *   record starts (0 while the claimer is still writing it); the value.
+ * - **Arena**: 64-bit words. A record is the key's length in bytes, then its bytes, padded to a
+ *   whole word. Claims append records (one atomic add on the arena's top); erasures leave their
+ *   records behind as garbage, which `string_map` drops when it compacts the arena.
+ *
+ * Probing is linear from `tag & (capacity - 1)`, so a rehash moves slots without reading bytes.
+ * A key is found where the tag matches and the record's bytes equal the key's: two keys with the
+ * same hash never merge. A claim takes the slot with a compare-and-swap of its tag, then appends
+ * the record and publishes it (release); a thread that finds the tag first waits for the record
+ * (acquire) before it compares. The wait is the claimer's next few stores, made without
+ * waiting on anything else, so every claim ends.
+ *
+ * The claim budget works as `table_view`'s (see table.hpp): claims stop at `claim_limit`, and
+ * room in the arena is ensured on the host before each pass (`string_map::reserve_arena`).
+ */
+#pragma once
+
+#include <bulkmap/bytes.hpp>
+#include <bulkmap/config.hpp>
+#include <bulkmap/detail/table.hpp>
+#include <cstdint>
+#include <cstring>
+#include <cuda/atomic>
+
+BULKMAP_NAMESPACE_BEGIN
+namespace detail {
+
+/// A `string_map` slot. `tag`: 0 empty, 1 tombstone, else the key's hash (see `string_tag`).
+template <class T>
+struct string_slot {
+  std::uint64_t tag;
+  std::uint64_t record;  ///< arena word of the key's record, plus one; 0 while being written
+  T value;
+};
+
+inline constexpr std::uint64_t string_empty = 0;
+inline constexpr std::uint64_t string_tombstone = 1;
+
+/// The tag of a key whose hash is `h`: `h`, with the two reserved values moved out of the way.
+BULKMAP_HOST_DEVICE constexpr std::uint64_t string_tag(std::uint64_t h) noexcept {
+  return h < 2 ? h + 2 : h;
+}
+
+/// Arena words of the record of a key of `bytes` bytes: the length, then the padded bytes.
+BULKMAP_HOST_DEVICE constexpr std::uint64_t record_words(std::uint64_t bytes) noexcept {
+  return 1 + (bytes + 7) / 8;
+}
+
+/// The trivially copyable view of a `string_map`'s table that device code probes.
+template <class T, class Hash>
+struct string_table_view {
+  using slot_type = string_slot<T>;
+  using value_type = T;
+  using key_type = byte_view;
+
+  slot_type* slots;
+  std::uint64_t capacity;  ///< a power of two
+  Hash hash;
+  std::uint64_t* arena;
+  /// The arena's top, in words: claims add their records there.
+  unsigned long long* arena_top;
+  /// Claims so far; a claim that would reach `claim_limit` fails instead (see table_view).
+  unsigned long long* claims;
+  unsigned long long claim_limit;
+  bool budgeted = true;
+
+  BULKMAP_HOST_DEVICE static std::uint64_t load_tag(slot_type const& s) noexcept {
+    return atomic_ref_t<std::uint64_t>(const_cast<std::uint64_t&>(s.tag))
+        .load(cuda::std::memory_order_relaxed);
+  }
+
+  BULKMAP_HOST_DEVICE bool is_live(std::uint64_t i) const noexcept {
+    return load_tag(slots[i]) > string_tombstone;
+  }
+
+  /// The record of live slot `i`, once its claimer has written it.
+  BULKMAP_HOST_DEVICE std::uint64_t const* record_of(std::uint64_t i) const noexcept {
+    atomic_ref_t<std::uint64_t> const r(slots[i].record);
+    std::uint64_t at = r.load(cuda::std::memory_order_acquire);
+    while (at == 0) at = r.load(cuda::std::memory_order_acquire);  // the claimer is writing it
+    return arena + (at - 1);
+  }
+
+  /// The key held by live slot `i`: bytes in the arena.
+  BULKMAP_HOST_DEVICE byte_view key_at(std::uint64_t i) const noexcept {
+    std::uint64_t const* r = record_of(i);
+    return {reinterpret_cast<unsigned char const*>(r + 1), r[0]};
+  }
+
+  /// Prefetching the home slot would hash the key twice: the string table does without.
+  BULKMAP_HOST_DEVICE void prefetch_home(byte_view) const noexcept {}
+  BULKMAP_HOST_DEVICE void prefetch_slot(std::uint64_t) const noexcept {}
+
+  /// Index of `key`'s slot, or `ref::npos` when absent. O(probe length + key length).
+  BULKMAP_HOST_DEVICE std::uint64_t find(byte_view key) const noexcept {
+    std::uint64_t const tag = string_tag(hash(key));
+    std::uint64_t const mask = capacity - 1;
+    for (std::uint64_t i = tag & mask;; i = (i + 1) & mask) {
+      std::uint64_t const t = load_tag(slots[i]);
+      if (t == string_empty) return ref::npos;
+      if (t == tag && key_at(i) == key) return i;
+    }
+  }
+
+  /**
+   * @brief Finds `key`, or claims an empty slot for it and appends its record, if the claim
+   * budget allows (as `table_view::find_or_claim`). The new slot's value is zero.
+   */
+  BULKMAP_HOST_DEVICE claim_result find_or_claim(byte_view key) const noexcept {
+    std::uint64_t const tag = string_tag(hash(key));
+    std::uint64_t const mask = capacity - 1;
+    bool reserved = false;  // holds one unit of the claim budget
+    auto found = [&](std::uint64_t i) {
+      if (reserved) give_back_one(*claims);
+      return claim_result{i, false};
+    };
+    for (std::uint64_t i = tag & mask;; i = (i + 1) & mask) {
+      std::uint64_t t = load_tag(slots[i]);
+      if (t == string_empty) {
+        if (budgeted && !reserved) {
+          if (claim_limit == 0) return {ref::npos, false};
+          if (fetch_add_one(*claims) >= claim_limit) {
+            give_back_one(*claims);
+            return {ref::npos, false};
+          }
+          reserved = true;
+        }
+        if (atomic_ref_t<std::uint64_t>(slots[i].tag)
+                .compare_exchange_strong(t, tag, cuda::std::memory_order_relaxed)) {
+          write_record(i, key);
+          if (!budgeted) add_to_counter(*claims, 1);
+          return {i, true};
+        }
+      }
+      if (t == tag && key_at(i) == key) return found(i);
+    }
+  }
+
+ private:
+  /// Appends `key`'s record to the arena and publishes it in slot `i` (its claimer).
+  BULKMAP_HOST_DEVICE void write_record(std::uint64_t i, byte_view key) const noexcept {
+    std::uint64_t const words = record_words(key.size);
+    std::uint64_t const at = atomic_ref_t<unsigned long long>(*arena_top)
+                                 .fetch_add(words, cuda::std::memory_order_relaxed);
+    std::uint64_t* const r = arena + at;
+    r[0] = key.size;
+    if (key.size != 0) {
+      r[words - 1] = 0;  // the padding after the last byte
+      memcpy(r + 1, key.data, key.size);
+    }
+    atomic_ref_t<std::uint64_t>(slots[i].record).store(at + 1, cuda::std::memory_order_release);
+  }
+};
+
+}  // namespace detail
+BULKMAP_NAMESPACE_END
