@@ -55,15 +55,18 @@ struct string_pairs {
  * **Batches** come in the columnar layout (Apache Arrow's, for one): a pointer to the bytes, and
  * n + 1 offsets into them, key i being `bytes[offsets[i], offsets[i + 1])`. Offsets may be any
  * integer type and need not start at 0, but must not decrease; `bytes` must be device-accessible
- * (a raw pointer or a `thrust::device_ptr`). Each call also takes a host `string_batch`.
+ * (a raw pointer or a `thrust::device_ptr`). Each call also takes a host `string_batch`, and a
+ * device-accessible range of `byte_view`s (keys anywhere in device memory, such as the tokens
+ * of a text, without copying them together first).
  *
  * **Storage.** The map owns its keys' bytes, in an arena that grows with the map. A slot holds
  * the key's 64-bit hash (its tag), a reference to the key's record in the arena, and the value;
  * keys are found by tag, then compared byte by byte, so keys whose hashes collide stay apart.
  * Erased keys leave their bytes in the arena until the map compacts it: at the start of an
- * insertion when at least half of the arena is garbage, and in `shrink_to_fit`. To receive a
- * batch's new keys, an insertion keeps room in the arena for every key of a chunk (2^20 keys or
- * 16 MiB of key bytes, whichever comes first): up to 16 bytes per key plus the chunk's bytes.
+ * insertion when at least half of the arena is garbage, and in `shrink_to_fit`. Keys of at most
+ * 7 bytes live in their slot and take no arena. To receive a batch's new keys, an insertion
+ * keeps room in the arena for every longer key of a chunk (2^22 keys, fewer when their records
+ * would pass 16 MiB): 8 bytes per key plus its bytes, rounded up to 8.
  *
  * Owning and move-only. Not thread-safe: one host thread drives a map at a time. Every call waits
  * for its work to finish before it returns.
@@ -164,6 +167,10 @@ class string_map {
                    ValueIt values_first);
   /// Host overload of `insert`; `values` has one value per key of `keys`.
   size_type insert(string_batch const& keys, std::vector<T> const& values);
+  /// `insert` of keys given as a device-accessible random-access range of `byte_view`s (each
+  /// pointing to device-accessible bytes, valid during the call).
+  template <class KeyIt, class ValueIt>
+  size_type insert(KeyIt keys_first, KeyIt keys_last, ValueIt values_first);
 
   /**
    * @brief Folds each value into its key's value with `op`; absent keys start at their first
@@ -179,6 +186,9 @@ class string_map {
   /// Host overload of `insert_or_accumulate`.
   template <class Op>
   size_type insert_or_accumulate(string_batch const& keys, std::vector<T> const& values, Op op);
+  /// `insert_or_accumulate` of keys given as `byte_view`s (see `insert`).
+  template <class KeyIt, class ValueIt, class Op>
+  size_type insert_or_accumulate(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, Op op);
 
   /**
    * @brief Adds one to each key's count; absent keys start at one. Rust:
@@ -189,6 +199,9 @@ class string_map {
   size_type count(BytePtr bytes, OffsetIt offsets_first, OffsetIt offsets_last);
   /// Host overload of `count`.
   size_type count(string_batch const& keys);
+  /// `count` of keys given as `byte_view`s (see `insert`).
+  template <class KeyIt>
+  size_type count(KeyIt keys_first, KeyIt keys_last);
 
   /**
    * @brief Writes each key's value, or `missing_value` for an absent key. Rust: `m.get(&k)`.
@@ -200,6 +213,9 @@ class string_map {
             T missing_value) const;
   /// Host overload of `find`.
   [[nodiscard]] std::vector<T> find(string_batch const& keys, T missing_value) const;
+  /// `find` of keys given as `byte_view`s (see `insert`).
+  template <class KeyIt, class OutIt>
+  void find(KeyIt keys_first, KeyIt keys_last, OutIt values_out, T missing_value) const;
 
   /**
    * @brief Writes whether each key is present. Rust: `m.contains_key(&k)`.
@@ -211,6 +227,9 @@ class string_map {
                 OutIt flags_out) const;
   /// Host overload of `contains`.
   [[nodiscard]] std::vector<bool> contains(string_batch const& keys) const;
+  /// `contains` of keys given as `byte_view`s (see `insert`).
+  template <class KeyIt, class OutIt>
+  void contains(KeyIt keys_first, KeyIt keys_last, OutIt flags_out) const;
 
   /**
    * @brief Removes each key that is present. Rust: `m.remove(&k)`. A repeated key is removed
@@ -222,6 +241,9 @@ class string_map {
   size_type erase(BytePtr bytes, OffsetIt offsets_first, OffsetIt offsets_last);
   /// Host overload of `erase`.
   size_type erase(string_batch const& keys);
+  /// `erase` of keys given as `byte_view`s (see `insert`).
+  template <class KeyIt>
+  size_type erase(KeyIt keys_first, KeyIt keys_last);
 
   /**
    * @brief Removes every pair for which `pred(key, value)` is false. Keeps capacity.
@@ -277,18 +299,27 @@ class string_map {
   void compact_arena(size_type spare);
   /// Finds or claims the slots of a chunk's n inputs, growing the table as needed (see
   /// device_map::locate_chunk); returns the keys claimed. A failed growth undoes the chunk.
-  template <class KeyIt>
-  size_type locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs, bool mark_absent);
-  /// Undoes the `claimed` claims that a chunk's `refs` record, and its records past `top`.
-  void unclaim_chunk(std::uint64_t const* refs, size_type n, size_type claimed, size_type top);
-  template <class BytePtr, class OffsetIt, class ValueIt, class Op>
-  size_type apply(char const* what, BytePtr bytes, OffsetIt offsets_first, OffsetIt offsets_last,
-                  ValueIt values_first, order_rule rule, Op op);
+  /// `also`: `detail::locate_only`, or a `detail::fused_fold` (folds each input as it locates).
+  template <class KeyIt, class Also = detail::locate_only>
+  size_type locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs, bool mark_absent,
+                         Also also = {});
+  /// Undoes the `claimed` claims that a chunk's `refs` record (and the folds of a fused fold),
+  /// and its records past `top`.
+  template <class KeyIt, class Also = detail::locate_only>
+  void unclaim_chunk(KeyIt keys, std::uint64_t const* refs, size_type n, size_type claimed,
+                     size_type top, Also also = {});
+  /// The keys of a batch in the columnar layout, as a range of `byte_view`s.
+  /// @throw std::invalid_argument unless the offsets are at least one and do not decrease
+  template <class BytePtr, class OffsetIt>
+  auto batch_keys(char const* what, BytePtr bytes, OffsetIt offsets_first,
+                  OffsetIt offsets_last) const;
+  /// Every insertion: the keys in chunks, as the file head of string_map.inl says.
+  template <class KeyIt, class ValueIt, class Op>
+  size_type apply(char const* what, KeyIt keys_first, KeyIt keys_last, ValueIt values_first,
+                  order_rule rule, Op op);
   /// A chunk's value passes: the first values' election (`first`), the folds (`fold`).
   template <class ValueIt, class Op>
   void write_values(ValueIt values, size_type n, std::uint64_t* refs, bool first, bool fold, Op op);
-  template <class KeyIt>
-  size_type erase_keys(KeyIt keys, size_type n);
   /// The live slots' pairs, in the layout of `string_pairs`.
   [[nodiscard]] string_pairs<T> collect() const;
 

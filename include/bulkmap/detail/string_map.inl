@@ -4,9 +4,9 @@
  *
  * An insertion runs as `device_map`'s does (see device_map.inl), on keys given as `byte_view`s
  * and with the same locate and value passes (locate.hpp, insert.hpp, accumulate.hpp):
- * - Chunks of at most `string_chunk_inputs` keys and `string_chunk_bytes` key bytes. Before a
- *   chunk, the arena gets room for a record of each of its keys (`reserve_arena`), so a claim
- *   never waits for room in the arena.
+ * - Chunks of at most `string_chunk_inputs` keys, halved until their records take at most
+ *   `string_chunk_bytes` (or the chunk is one key). Before a chunk, the arena gets room for a
+ *   record of each of its keys (`reserve_arena`), so a claim never waits for room in the arena.
  * - Locate pass with the claim budget; failed inputs retried in place, or after the table grows
  *   (`detail::grown_capacity`); a failed growth undoes the chunk's claims and moves the arena's
  *   top back.
@@ -16,7 +16,6 @@
  */
 #pragma once
 
-#include <thrust/binary_search.h>
 #include <thrust/copy.h>
 #include <thrust/fill.h>
 #include <thrust/iterator/constant_iterator.h>
@@ -26,6 +25,7 @@
 #include <thrust/logical.h>
 #include <thrust/scan.h>
 #include <thrust/transform.h>
+#include <thrust/transform_reduce.h>
 
 #include <algorithm>
 #include <bulkmap/detail/bulk.hpp>
@@ -42,7 +42,7 @@ BULKMAP_NAMESPACE_BEGIN
 namespace detail {
 
 /// Keys per chunk of a `string_map` insertion.
-inline constexpr std::size_t string_chunk_inputs = std::size_t{1} << 20;
+inline constexpr std::size_t string_chunk_inputs = std::size_t{1} << 22;
 /// Key bytes per chunk of a `string_map` insertion (a longer key makes a chunk of its own).
 inline constexpr std::size_t string_chunk_bytes = std::size_t{16} << 20;
 
@@ -187,9 +187,9 @@ void string_map<T, Hash, Allocator>::compact_arena(size_type spare) {
 // ---- insertion -------------------------------------------------------------------------------
 
 template <class T, class Hash, class Allocator>
-template <class KeyIt>
+template <class KeyIt, class Also>
 auto string_map<T, Hash, Allocator>::locate_chunk(KeyIt keys, size_type n, std::uint64_t* refs,
-                                                  bool mark_absent) -> size_type {
+                                                  bool mark_absent, Also also) -> size_type {
   if (mark_absent) {
     run("mark absent keys", n, detail::mark_absent_fn<view_type, KeyIt>{view(), keys, refs});
   }
@@ -202,7 +202,8 @@ auto string_map<T, Hash, Allocator>::locate_chunk(KeyIt keys, size_type n, std::
     v.budgeted = v.claim_limit < n;  // room for every input: claims only count themselves
     auto* counters = thrust::raw_pointer_cast(counters_.data());
     run("locate", n,
-        detail::claim_fn<view_type, KeyIt>{v, keys, refs, counters + any_failed, which});
+        detail::claim_fn<view_type, KeyIt, Also>{v, keys, refs, counters + any_failed, which,
+                                                 also});
     auto const c = read_counters();
     occupied_ += c[claims];
     size_ += c[claims];
@@ -213,7 +214,10 @@ auto string_map<T, Hash, Allocator>::locate_chunk(KeyIt keys, size_type n, std::
       which = detail::locate_inputs::failed;
       continue;
     }
-    which = detail::locate_inputs::all;
+    // After a growth, the inputs that found their slot run again for their new ref; with a fused
+    // fold, whose refs nothing reads but an undo (which finds the keys again), only the failed.
+    which =
+        detail::is_fused_fold_v<Also> ? detail::locate_inputs::failed : detail::locate_inputs::all;
     try {
       auto const failed = static_cast<size_type>(detail::translate_errors("locate", [&] {
         return thrust::count_if(detail::policy(alloc_), refs, refs + n, detail::is_failed_fn{});
@@ -223,16 +227,28 @@ auto string_map<T, Hash, Allocator>::locate_chunk(KeyIt keys, size_type n, std::
       rehash(detail::grown_capacity(capacity_, max_load_factor_, size_, failed, n - failed,
                                     new_keys, mostly_tombstones));
     } catch (out_of_memory const&) {
-      unclaim_chunk(refs, n, new_keys, top);
+      unclaim_chunk(keys, refs, n, new_keys, top, also);
       throw;
     }
   }
 }
 
 template <class T, class Hash, class Allocator>
-void string_map<T, Hash, Allocator>::unclaim_chunk(std::uint64_t const* refs, size_type n,
-                                                   size_type claimed, size_type top) {
-  run("undo claims", n, detail::string_unclaim_fn<view_type>{view(), refs});
+template <class KeyIt, class Also>
+void string_map<T, Hash, Allocator>::unclaim_chunk(KeyIt keys, std::uint64_t const* refs,
+                                                   size_type n, size_type claimed, size_type top,
+                                                   Also also) {
+  if constexpr (detail::is_fused_fold_v<Also>) {
+    // Refs may predate a growth: the keys are found again. The folds go first, negated.
+    auto const negated = thrust::make_transform_iterator(also.values, detail::negate_fn<T>{});
+    run("undo", n,
+        detail::string_unfold_fn<view_type, KeyIt, decltype(negated), decltype(also.op)>{
+            view(), keys, negated, refs, also.op});
+    run("undo claims", n, detail::string_unclaim_found_fn<view_type, KeyIt>{view(), keys, refs});
+  } else {
+    (void)also;
+    run("undo claims", n, detail::string_unclaim_fn<view_type>{view(), refs});
+  }
   size_ -= claimed;
   arena_top_ = top;  // the chunk's records, all of them, go
 }
@@ -252,55 +268,54 @@ void string_map<T, Hash, Allocator>::write_values(ValueIt values, size_type n, s
 }
 
 template <class T, class Hash, class Allocator>
-template <class BytePtr, class OffsetIt, class ValueIt, class Op>
-auto string_map<T, Hash, Allocator>::apply(char const* what, BytePtr bytes, OffsetIt offsets_first,
-                                           OffsetIt offsets_last, ValueIt values_first,
-                                           order_rule rule, Op op) -> size_type {
+template <class BytePtr, class OffsetIt>
+auto string_map<T, Hash, Allocator>::batch_keys(char const* what, BytePtr bytes,
+                                                OffsetIt offsets_first,
+                                                OffsetIt offsets_last) const {
   auto const entries = detail::checked_length(offsets_first, offsets_last);
   BULKMAP_EXPECTS(entries >= 1, std::string(what) + ": offsets must hold n + 1 entries for n keys");
   size_type const n = entries - 1;
-  if (n == 0) return 0;
   auto const offsets = thrust::make_transform_iterator(offsets_first, detail::offset_as_u64{});
   thrust::counting_iterator<std::uint64_t> const first(0);
-  bool const ordered = detail::translate_errors(what, [&] {
-    return thrust::all_of(detail::policy(alloc_), first, first + static_cast<std::ptrdiff_t>(n),
-                          detail::offsets_ordered_fn<decltype(offsets)>{offsets});
-  });
+  bool const ordered =
+      n == 0 || detail::translate_errors(what, [&] {
+        return thrust::all_of(detail::policy(alloc_), first, first + static_cast<std::ptrdiff_t>(n),
+                              detail::offsets_ordered_fn<decltype(offsets)>{offsets});
+      });
   BULKMAP_EXPECTS(ordered, std::string(what) + ": offsets must not decrease");
-  if (garbage_words_ != 0 && 2 * garbage_words_ >= arena_top_) compact_arena(0);
+  auto const keys = thrust::make_transform_iterator(
+      first, detail::batch_key_fn<decltype(offsets)>{detail::raw_bytes(bytes), offsets});
+  return std::make_pair(keys, keys + static_cast<std::ptrdiff_t>(n));
+}
 
+template <class T, class Hash, class Allocator>
+template <class KeyIt, class ValueIt, class Op>
+auto string_map<T, Hash, Allocator>::apply(char const* what, KeyIt keys, KeyIt keys_last,
+                                           ValueIt values_first, order_rule rule, Op op)
+    -> size_type {
+  size_type const n = detail::checked_length(keys, keys_last);
+  if (n == 0) return 0;
+  if (garbage_words_ != 0 && 2 * garbage_words_ >= arena_top_) compact_arena(0);
   size_type const before = size_;
   bool const fold = rule == order_rule::fold;
   bool const first_values =
       rule == order_rule::first_wins || (fold && !detail::has_zero_identity_v<Op, T>);
-  auto const keys = thrust::make_transform_iterator(
-      first, detail::batch_key_fn<decltype(offsets)>{detail::raw_bytes(bytes), offsets});
-  // Offsets b and e, read from the device.
-  auto const read_offsets = [&](size_type b, size_type e) {
-    std::array<std::uint64_t, 2> h{};
-    detail::translate_errors(what, [&] {
-      detail::vector_of<std::uint64_t, Allocator> d(
-          2, 0, detail::rebind_t<Allocator, std::uint64_t>(alloc_));
-      thrust::copy_n(offsets + static_cast<std::ptrdiff_t>(b), 1, d.begin());
-      thrust::copy_n(offsets + static_cast<std::ptrdiff_t>(e), 1, d.begin() + 1);
-      thrust::copy(d.begin(), d.end(), h.begin());
-    });
-    return h;
-  };
-  // The end of the chunk that starts at key b, and the arena words its records may take.
+  // The chunk that starts at key b: its end, and the arena words its keys' records take. At most
+  // string_chunk_inputs keys, halved until their records fit in string_chunk_bytes (or one key).
   auto const chunk_at = [&](size_type b) {
-    size_type const last = std::min(n, b + detail::string_chunk_inputs);
-    std::uint64_t const limit = read_offsets(b, b)[0] + detail::string_chunk_bytes;
-    size_type e = detail::translate_errors(what, [&] {
-      auto const it =
-          thrust::upper_bound(detail::policy(alloc_), offsets + static_cast<std::ptrdiff_t>(b + 1),
-                              offsets + static_cast<std::ptrdiff_t>(last + 1), limit);
-      return static_cast<size_type>(it - offsets) - 1;
-    });
-    e = std::max(e, b + 1);
-    auto const ends = read_offsets(b, e);
-    size_type const words = 2 * (e - b) + (ends[1] - ends[0]) / 8 + 1;
-    return std::pair<size_type, size_type>{e, words};
+    size_type m = std::min(n - b, detail::string_chunk_inputs);
+    for (;;) {
+      auto const first = keys + static_cast<std::ptrdiff_t>(b);
+      size_type const words = detail::translate_errors(what, [&] {
+        return thrust::transform_reduce(
+            detail::policy(alloc_), first, first + static_cast<std::ptrdiff_t>(m),
+            detail::key_record_words_fn{}, std::uint64_t{0}, thrust::plus<std::uint64_t>{});
+      });
+      if (8 * words <= detail::string_chunk_bytes || m == 1) {
+        return std::pair<size_type, size_type>{b + m, words};
+      }
+      m /= 2;
+    }
   };
   auto refs_buffer =
       detail::allocate<std::uint64_t>(alloc_, what, std::min(n, detail::string_chunk_inputs));
@@ -309,6 +324,13 @@ auto string_map<T, Hash, Allocator>::apply(char const* what, BytePtr bytes, Offs
   auto const [end0, words0] = chunk_at(0);
   if (end0 == n) {  // one chunk: a failed growth undoes its own claims
     reserve_arena(words0);
+    // On omp, counting and integer `plus` fold as they locate (see device_map::apply_in_chunks).
+    if constexpr (!backend_is_cuda && detail::is_reversible_v<Op, T>) {
+      if (fold) {
+        locate_chunk(keys, n, refs, false, detail::fused_fold<ValueIt, Op>{values_first, op});
+        return size_ - before;
+      }
+    }
     locate_chunk(keys, n, refs, first_values);
     write_values(values_first, n, refs, first_values, fold, op);
     return size_ - before;
@@ -346,7 +368,7 @@ auto string_map<T, Hash, Allocator>::apply(char const* what, BytePtr bytes, Offs
                                 detail::is_claimed_fn{});
         } catch (out_of_memory const&) {  // this chunk's keys are not in the log: undo them here
           claimed.resize(logged);         // shrinks: no allocation
-          unclaim_chunk(refs, m, fresh, top);
+          unclaim_chunk(chunk_keys, refs, m, fresh, top);
           throw;
         }
       }
@@ -359,7 +381,7 @@ auto string_map<T, Hash, Allocator>::apply(char const* what, BytePtr bytes, Offs
       b = e;
     }
   } catch (out_of_memory const&) {
-    erase_keys(claimed.begin(), claimed.size());
+    erase(claimed.begin(), claimed.end());
     throw;
   }
   if (!fold) return size_ - before;
@@ -376,12 +398,35 @@ auto string_map<T, Hash, Allocator>::apply(char const* what, BytePtr bytes, Offs
 }
 
 template <class T, class Hash, class Allocator>
+template <class KeyIt, class ValueIt>
+auto string_map<T, Hash, Allocator>::insert(KeyIt keys_first, KeyIt keys_last, ValueIt values_first)
+    -> size_type {
+  return apply("insert", keys_first, keys_last, values_first, order_rule::first_wins,
+               detail::no_fold{});
+}
+
+template <class T, class Hash, class Allocator>
+template <class KeyIt, class ValueIt, class Op>
+auto string_map<T, Hash, Allocator>::insert_or_accumulate(KeyIt keys_first, KeyIt keys_last,
+                                                          ValueIt values_first, Op op)
+    -> size_type {
+  return apply("insert_or_accumulate", keys_first, keys_last, values_first, order_rule::fold, op);
+}
+
+template <class T, class Hash, class Allocator>
+template <class KeyIt>
+auto string_map<T, Hash, Allocator>::count(KeyIt keys_first, KeyIt keys_last) -> size_type {
+  return apply("count", keys_first, keys_last, thrust::constant_iterator<T>(T{1}), order_rule::fold,
+               thrust::plus<T>{});
+}
+
+template <class T, class Hash, class Allocator>
 template <class BytePtr, class OffsetIt, class ValueIt>
 auto string_map<T, Hash, Allocator>::insert(BytePtr bytes, OffsetIt offsets_first,
                                             OffsetIt offsets_last, ValueIt values_first)
     -> size_type {
-  return apply("insert", bytes, offsets_first, offsets_last, values_first, order_rule::first_wins,
-               detail::no_fold{});
+  auto const [first, last] = batch_keys("insert", bytes, offsets_first, offsets_last);
+  return insert(first, last, values_first);
 }
 
 template <class T, class Hash, class Allocator>
@@ -403,8 +448,8 @@ auto string_map<T, Hash, Allocator>::insert_or_accumulate(BytePtr bytes, OffsetI
                                                           OffsetIt offsets_last,
                                                           ValueIt values_first, Op op)
     -> size_type {
-  return apply("insert_or_accumulate", bytes, offsets_first, offsets_last, values_first,
-               order_rule::fold, op);
+  auto const [first, last] = batch_keys("insert_or_accumulate", bytes, offsets_first, offsets_last);
+  return insert_or_accumulate(first, last, values_first, op);
 }
 
 template <class T, class Hash, class Allocator>
@@ -429,8 +474,8 @@ template <class T, class Hash, class Allocator>
 template <class BytePtr, class OffsetIt>
 auto string_map<T, Hash, Allocator>::count(BytePtr bytes, OffsetIt offsets_first,
                                            OffsetIt offsets_last) -> size_type {
-  return apply("count", bytes, offsets_first, offsets_last, thrust::constant_iterator<T>(T{1}),
-               order_rule::fold, thrust::plus<T>{});
+  auto const [first, last] = batch_keys("count", bytes, offsets_first, offsets_last);
+  return count(first, last);
 }
 
 template <class T, class Hash, class Allocator>
@@ -445,20 +490,22 @@ auto string_map<T, Hash, Allocator>::count(string_batch const& keys) -> size_typ
 // ---- queries and removal ---------------------------------------------------------------------
 
 template <class T, class Hash, class Allocator>
+template <class KeyIt, class OutIt>
+void string_map<T, Hash, Allocator>::find(KeyIt keys_first, KeyIt keys_last, OutIt values_out,
+                                          T missing_value) const {
+  using discard = thrust::discard_iterator<>;
+  run("find", detail::checked_length(keys_first, keys_last),
+      detail::find_fn<view_type, KeyIt, OutIt, discard>{view(), keys_first, values_out, discard{},
+                                                        missing_value});
+}
+
+template <class T, class Hash, class Allocator>
 template <class BytePtr, class OffsetIt, class OutIt>
 void string_map<T, Hash, Allocator>::find(BytePtr bytes, OffsetIt offsets_first,
                                           OffsetIt offsets_last, OutIt values_out,
                                           T missing_value) const {
-  auto const entries = detail::checked_length(offsets_first, offsets_last);
-  BULKMAP_EXPECTS(entries >= 1, "find: offsets must hold n + 1 entries for n keys");
-  auto const offsets = thrust::make_transform_iterator(offsets_first, detail::offset_as_u64{});
-  auto const keys = thrust::make_transform_iterator(
-      thrust::counting_iterator<std::uint64_t>(0),
-      detail::batch_key_fn<decltype(offsets)>{detail::raw_bytes(bytes), offsets});
-  using discard = thrust::discard_iterator<>;
-  run("find", entries - 1,
-      detail::find_fn<view_type, decltype(keys), OutIt, discard>{view(), keys, values_out,
-                                                                 discard{}, missing_value});
+  auto const [first, last] = batch_keys("find", bytes, offsets_first, offsets_last);
+  find(first, last, values_out, missing_value);
 }
 
 template <class T, class Hash, class Allocator>
@@ -474,17 +521,19 @@ std::vector<T> string_map<T, Hash, Allocator>::find(string_batch const& keys,
 }
 
 template <class T, class Hash, class Allocator>
+template <class KeyIt, class OutIt>
+void string_map<T, Hash, Allocator>::contains(KeyIt keys_first, KeyIt keys_last,
+                                              OutIt flags_out) const {
+  run("contains", detail::checked_length(keys_first, keys_last),
+      detail::contains_fn<view_type, KeyIt, OutIt>{view(), keys_first, flags_out});
+}
+
+template <class T, class Hash, class Allocator>
 template <class BytePtr, class OffsetIt, class OutIt>
 void string_map<T, Hash, Allocator>::contains(BytePtr bytes, OffsetIt offsets_first,
                                               OffsetIt offsets_last, OutIt flags_out) const {
-  auto const entries = detail::checked_length(offsets_first, offsets_last);
-  BULKMAP_EXPECTS(entries >= 1, "contains: offsets must hold n + 1 entries for n keys");
-  auto const offsets = thrust::make_transform_iterator(offsets_first, detail::offset_as_u64{});
-  auto const keys = thrust::make_transform_iterator(
-      thrust::counting_iterator<std::uint64_t>(0),
-      detail::batch_key_fn<decltype(offsets)>{detail::raw_bytes(bytes), offsets});
-  run("contains", entries - 1,
-      detail::contains_fn<view_type, decltype(keys), OutIt>{view(), keys, flags_out});
+  auto const [first, last] = batch_keys("contains", bytes, offsets_first, offsets_last);
+  contains(first, last, flags_out);
 }
 
 template <class T, class Hash, class Allocator>
@@ -501,11 +550,12 @@ std::vector<bool> string_map<T, Hash, Allocator>::contains(string_batch const& k
 
 template <class T, class Hash, class Allocator>
 template <class KeyIt>
-auto string_map<T, Hash, Allocator>::erase_keys(KeyIt keys, size_type n) -> size_type {
+auto string_map<T, Hash, Allocator>::erase(KeyIt keys_first, KeyIt keys_last) -> size_type {
+  size_type const n = detail::checked_length(keys_first, keys_last);
   reset_counters(arena_top_);
   auto* counters = thrust::raw_pointer_cast(counters_.data());
   run("erase", n,
-      detail::string_erase_fn<view_type, KeyIt>{view(), keys, counters + removed,
+      detail::string_erase_fn<view_type, KeyIt>{view(), keys_first, counters + removed,
                                                 counters + removed_words});
   auto const c = read_counters();
   size_ -= c[removed];
@@ -517,13 +567,8 @@ template <class T, class Hash, class Allocator>
 template <class BytePtr, class OffsetIt>
 auto string_map<T, Hash, Allocator>::erase(BytePtr bytes, OffsetIt offsets_first,
                                            OffsetIt offsets_last) -> size_type {
-  auto const entries = detail::checked_length(offsets_first, offsets_last);
-  BULKMAP_EXPECTS(entries >= 1, "erase: offsets must hold n + 1 entries for n keys");
-  auto const offsets = thrust::make_transform_iterator(offsets_first, detail::offset_as_u64{});
-  auto const keys = thrust::make_transform_iterator(
-      thrust::counting_iterator<std::uint64_t>(0),
-      detail::batch_key_fn<decltype(offsets)>{detail::raw_bytes(bytes), offsets});
-  return erase_keys(keys, entries - 1);
+  auto const [first, last] = batch_keys("erase", bytes, offsets_first, offsets_last);
+  return erase(first, last);
 }
 
 template <class T, class Hash, class Allocator>

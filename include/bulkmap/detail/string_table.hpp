@@ -5,11 +5,13 @@
  *
  * Layout:
  * - **Slots** (`string_slot`): `tag`, the key's 64-bit hash with 0 and 1 moved up to 2 and 3
- *   (0 marks an empty slot, 1 a tombstone); `record`, one past the arena word where the key's
- *   record starts (0 while the claimer is still writing it); the value.
+ *   (0 marks an empty slot, 1 a tombstone); `record`, the key itself when it has at most 7 bytes
+ *   (`inline_key`: a flag bit, the length and the bytes), else one past the arena word where the
+ *   key's record starts; 0 while the claimer is still writing it; the value.
  * - **Arena**: 64-bit words. A record is the key's length in bytes, then its bytes, padded to a
  *   whole word. Claims append records (one atomic add on the arena's top); erasures leave their
- *   records behind as garbage, which `string_map` drops when it compacts the arena.
+ *   records behind as garbage, which `string_map` drops when it compacts the arena. Short keys
+ *   (most words) take no arena at all, and are compared without reading it.
  *
  * Probing is linear from `tag & (capacity - 1)`, so a rehash moves slots without reading bytes.
  * A key is found where the tag matches and the record's bytes equal the key's: two keys with the
@@ -49,9 +51,24 @@ BULKMAP_HOST_DEVICE constexpr std::uint64_t string_tag(std::uint64_t h) noexcept
   return h < 2 ? h + 2 : h;
 }
 
-/// Arena words of the record of a key of `bytes` bytes: the length, then the padded bytes.
+/// Keys of at most this many bytes live in their slot's `record` word (`inline_key`).
+inline constexpr std::uint64_t inline_key_bytes = 7;
+/// The flag of an inline key in a `record` word (arena references stay below it).
+inline constexpr std::uint64_t inline_flag = std::uint64_t{1} << 63;
+
+/// The `record` word of a key of at most 7 bytes: the flag, the length in bits 56 to 58, and the
+/// bytes in bits 0 to 55 (the first byte lowest: in memory, on a little-endian machine, the
+/// bytes come first, so the word can be read as the key).
+BULKMAP_HOST_DEVICE inline std::uint64_t inline_key(byte_view key) noexcept {
+  std::uint64_t w = inline_flag | (key.size << 56);
+  for (std::uint64_t j = 0; j < key.size; ++j) w |= static_cast<std::uint64_t>(key[j]) << (8 * j);
+  return w;
+}
+
+/// Arena words of the record of a key of `bytes` bytes: the length, then the padded bytes; none
+/// for an inline key.
 BULKMAP_HOST_DEVICE constexpr std::uint64_t record_words(std::uint64_t bytes) noexcept {
-  return 1 + (bytes + 7) / 8;
+  return bytes <= inline_key_bytes ? 0 : 1 + (bytes + 7) / 8;
 }
 
 /// The trivially copyable view of a `string_map`'s table that device code probes.
@@ -81,18 +98,29 @@ struct string_table_view {
     return load_tag(slots[i]) > string_tombstone;
   }
 
-  /// The record of live slot `i`, once its claimer has written it.
-  BULKMAP_HOST_DEVICE std::uint64_t const* record_of(std::uint64_t i) const noexcept {
+  /// The `record` word of live slot `i`, once its claimer has written it.
+  BULKMAP_HOST_DEVICE std::uint64_t record_word(std::uint64_t i) const noexcept {
     atomic_ref_t<std::uint64_t> const r(slots[i].record);
-    std::uint64_t at = r.load(cuda::std::memory_order_acquire);
-    while (at == 0) at = r.load(cuda::std::memory_order_acquire);  // the claimer is writing it
-    return arena + (at - 1);
+    std::uint64_t w = r.load(cuda::std::memory_order_acquire);
+    while (w == 0) w = r.load(cuda::std::memory_order_acquire);  // the claimer is writing it
+    return w;
   }
 
-  /// The key held by live slot `i`: bytes in the arena.
+  /// The key held by live slot `i`: bytes in the slot itself (inline), or in the arena.
   BULKMAP_HOST_DEVICE byte_view key_at(std::uint64_t i) const noexcept {
-    std::uint64_t const* r = record_of(i);
+    std::uint64_t const w = record_word(i);
+    if (w & inline_flag) {
+      return {reinterpret_cast<unsigned char const*>(&slots[i].record), (w >> 56) & 7};
+    }
+    std::uint64_t const* r = arena + (w - 1);
     return {reinterpret_cast<unsigned char const*>(r + 1), r[0]};
+  }
+
+  /// Whether live slot `i`, whose tag is the key's, holds `key`.
+  BULKMAP_HOST_DEVICE bool holds(std::uint64_t i, byte_view key) const noexcept {
+    if (key.size <= inline_key_bytes) return record_word(i) == inline_key(key);
+    std::uint64_t const w = record_word(i);
+    return !(w & inline_flag) && key_at(i) == key;
   }
 
   /// Prefetching the home slot would hash the key twice: the string table does without.
@@ -106,7 +134,7 @@ struct string_table_view {
     for (std::uint64_t i = tag & mask;; i = (i + 1) & mask) {
       std::uint64_t const t = load_tag(slots[i]);
       if (t == string_empty) return ref::npos;
-      if (t == tag && key_at(i) == key) return i;
+      if (t == tag && holds(i, key)) return i;
     }
   }
 
@@ -140,13 +168,18 @@ struct string_table_view {
           return {i, true};
         }
       }
-      if (t == tag && key_at(i) == key) return found(i);
+      if (t == tag && holds(i, key)) return found(i);
     }
   }
 
  private:
-  /// Appends `key`'s record to the arena and publishes it in slot `i` (its claimer).
+  /// Publishes `key` in slot `i` (its claimer): inline, or as a record appended to the arena.
   BULKMAP_HOST_DEVICE void write_record(std::uint64_t i, byte_view key) const noexcept {
+    atomic_ref_t<std::uint64_t> const published(slots[i].record);
+    if (key.size <= inline_key_bytes) {
+      published.store(inline_key(key), cuda::std::memory_order_release);
+      return;
+    }
     std::uint64_t const words = record_words(key.size);
     std::uint64_t const at = atomic_ref_t<unsigned long long>(*arena_top)
                                  .fetch_add(words, cuda::std::memory_order_relaxed);
@@ -156,7 +189,7 @@ struct string_table_view {
       r[words - 1] = 0;  // the padding after the last byte
       memcpy(r + 1, key.data, key.size);
     }
-    atomic_ref_t<std::uint64_t>(slots[i].record).store(at + 1, cuda::std::memory_order_release);
+    published.store(at + 1, cuda::std::memory_order_release);
   }
 };
 

@@ -5,7 +5,8 @@
  * a `string_table_view` over keys given as `byte_view`s).
  *
  * - `batch_key_fn`: the `byte_view` of key i of a batch (bytes plus offsets).
- * - `string_erase_fn`, `string_retain_fn`, `string_unclaim_fn`: removal (a tombstone each).
+ * - `string_erase_fn`, `string_retain_fn`, `string_unclaim_fn`, `string_unclaim_found_fn`,
+ *   `string_unfold_fn`: removal (a tombstone each) and undoing folds.
  * - `string_rehash_fn`: moving live slots into a new table by their tags.
  * - `record_words_fn`, `move_record_fn`: compacting the arena.
  * - `key_length_fn`, `copy_key_fn`, `slot_value_fn`: collecting the pairs (`drain`, `to_host`).
@@ -14,6 +15,7 @@
 
 #include <bulkmap/detail/string_table.hpp>
 #include <bulkmap/detail/warp.hpp>
+#include <bulkmap/kernels/accumulate.hpp>
 #include <cstdint>
 #include <cstring>
 
@@ -30,6 +32,13 @@ struct batch_key_fn {
     auto const first = static_cast<std::uint64_t>(offsets[i]);
     auto const last = static_cast<std::uint64_t>(offsets[i + 1]);
     return {bytes + first, last - first};
+  }
+};
+
+/// The arena words of a key's record.
+struct key_record_words_fn {
+  BULKMAP_HOST_DEVICE std::uint64_t operator()(byte_view key) const {
+    return record_words(key.size);
   }
 };
 
@@ -104,6 +113,36 @@ struct string_unclaim_fn {
   }
 };
 
+/// `string_unclaim_fn` where refs may predate a growth: the claimed key's slot is found again.
+template <class View, class KeyIt>
+struct string_unclaim_found_fn {
+  View table;
+  KeyIt keys;
+  std::uint64_t const* refs;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    if (!(refs[i] & ref::claimed)) return;
+    table.slots[table.find(keys[i])].tag = string_tombstone;
+  }
+};
+
+/// Folds value i into its key's slot, found again by the key, unless input i failed (the undo
+/// of a fused fold, with negated values; see `string_map::unclaim_chunk`).
+template <class View, class KeyIt, class ValueIt, class Op>
+struct string_unfold_fn {
+  View table;
+  KeyIt keys;
+  ValueIt values;
+  std::uint64_t const* refs;
+  Op op;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    if (refs[i] & ref::failed) return;
+    value_ops<typename View::slot_type>::fold(
+        table.slots[table.find(keys[i])], static_cast<typename View::value_type>(values[i]), op);
+  }
+};
+
 /// Moves live slot `s` of `from` into `to` by its tag: no key bytes are read.
 template <class View>
 struct string_rehash_fn {
@@ -145,7 +184,9 @@ struct move_record_fn {
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t s) const {
     if (!table.is_live(s)) return;
-    std::uint64_t const* r = table.record_of(s);
+    std::uint64_t const record = table.record_word(s);
+    if (record & inline_flag) return;  // no record in the arena
+    std::uint64_t const* r = table.arena + (record - 1);
     std::uint64_t const words = record_words(r[0]);
     for (std::uint64_t w = 0; w < words; ++w) to[at[s] + w] = r[w];
     table.slots[s].record = at[s] + 1;
