@@ -1,7 +1,8 @@
 /**
  * @file bulkmap_cli.cpp
  * @brief The `bulkmap` command-line tool: `bulkmap count` counts k-mers of FASTA/FASTQ input or
- * integers of text input in a `bulkmap::device_map`, streaming the input in chunks.
+ * integers of text input in a `bulkmap::device_map`, or words of text input in a
+ * `bulkmap::string_map`, streaming the input in chunks.
  *
  * This file parses the command line and picks the engine (`--backend`); it is plain C++, compiled
  * by the host compiler. The counting runs in an engine (count_engine.inl): every binary holds the
@@ -18,10 +19,12 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <new>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "cli_error.hpp"
 #include "count.hpp"
@@ -53,8 +56,9 @@ CLI::Validator whole_number(std::uint64_t min) {
 
 /// Checks what CLI11 cannot express.
 void check_options(count_options const& options) {
-  if (options.kmer.has_value() == options.ints) {
-    throw usage_error("count: give exactly one of --kmer K or --ints (see bulkmap count --help)");
+  if (int{options.kmer.has_value()} + int{options.ints} + int{options.words} != 1) {
+    throw usage_error(
+        "count: give exactly one of --kmer K, --ints or --words (see bulkmap count --help)");
   }
   if (options.kmer && (*options.kmer < 1 || *options.kmer > max_kmer_length)) {
     throw usage_error("count: --kmer must be between 1 and " + std::to_string(max_kmer_length) +
@@ -89,9 +93,39 @@ count_engine const& pick_engine(std::string const& backend) {
 #endif
 }
 
-int run_count(count_options const& options) {
+/**
+ * @brief The inputs: `files` as given, except that with `recursive` a directory stands for the
+ * regular files below it, in path order (symbolic links to files are followed, to directories
+ * not).
+ * @throw input_error for a directory that cannot be listed
+ */
+std::vector<std::string> expand_inputs(std::vector<std::string> const& files, bool recursive) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  for (auto const& path : files) {
+    std::error_code error;
+    if (!recursive || path == "-" || !fs::is_directory(path, error)) {
+      out.push_back(path);
+      continue;
+    }
+    std::vector<std::string> found;
+    fs::recursive_directory_iterator it(path, error), end;
+    for (; !error && it != end; it.increment(error)) {
+      if (it->is_regular_file(error)) found.push_back(it->path().string());
+    }
+    if (error) {
+      throw input_error(path + ": cannot read directory: " + error.message());
+    }
+    std::sort(found.begin(), found.end());
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  return out;
+}
+
+int run_count(count_options options) {
   check_options(options);
   count_engine const& engine = pick_engine(options.backend);
+  options.files = expand_inputs(options.files, options.recursive);
   for (auto const& path : options.files) text_input::check_readable(path);
   output_sink out(options.output);
   progress meter;
@@ -125,9 +159,9 @@ int run(int argc, char** argv) {
   count_options options;
   CLI::App* count = app.add_subcommand(
       "count",
-      "Count k-mers of FASTA/FASTQ input (--kmer K) or integers of text input (--ints), and "
-      "write KEY<TAB>COUNT lines sorted by key (or by count with --top). Inputs may be gzip; "
-      "'-' reads stdin.");
+      "Count k-mers of FASTA/FASTQ input (--kmer K), integers (--ints) or words (--words) of "
+      "text input, and write KEY<TAB>COUNT lines sorted by key (or by count with --top). Inputs "
+      "may be gzip; '-' reads stdin.");
   auto* kmer = count->add_option_function<int>(
       "--kmer", [&options](int const& k) { options.kmer = k; },
       "Count k-mers of length K (1 to " + std::to_string(max_kmer_length) +
@@ -138,6 +172,20 @@ int run(int argc, char** argv) {
       "Count whitespace-separated decimal integers (signed 64-bit; an optional leading '+' or "
       "'-')");
   ints->excludes(kmer);
+  auto* words = count->add_flag(
+      "--words", options.words,
+      "Count words: maximal runs of bytes other than ASCII whitespace (space, \\t, \\n, \\v, "
+      "\\f, \\r), compared byte by byte (NUL and invalid UTF-8 are word bytes)");
+  words->excludes(kmer)->excludes(ints);
+  count
+      ->add_flag("--alnum", options.alnum,
+                 "With --words: words are runs of ASCII letters, digits and bytes >= 0x80 (so "
+                 "UTF-8 words stay whole and punctuation separates words)")
+      ->needs(words);
+  count->add_flag("--lower", options.lower, "With --words: ASCII letters to lower case")
+      ->needs(words);
+  count->add_flag("-r,--recursive", options.recursive,
+                  "A directory among the inputs stands for every regular file below it");
   count
       ->add_flag("--no-canonical", options.no_canonical,
                  "Count a k-mer and its reverse complement apart (default: as one, under the "
@@ -166,7 +214,8 @@ int run(int argc, char** argv) {
           "Threads on the omp backend (default: all cores); ignored on cuda")
       ->type_name("N")
       ->check(whole_number(1));
-  // For tests of chunk boundaries: bases (--kmer) or integers (--ints) counted per bulk call.
+  // For tests of chunk boundaries: bases (--kmer), integers (--ints) or bytes of text (--words)
+  // counted per bulk call.
   count->add_option("--chunk-size", options.chunk_size, "")->group("")->check(whole_number(1));
   count->add_option("files", options.files, "Input files; '-' for stdin")
       ->required()

@@ -10,7 +10,6 @@
 #pragma once
 
 #include <algorithm>
-#include <bulkmap/host_mirror.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +24,10 @@ namespace bulkmap::cli {
 struct count_options {
   std::optional<int> kmer;
   bool ints = false;
+  bool words = false;
+  bool alnum = false;      ///< --words: letters, digits and bytes >= 0x80 make words
+  bool lower = false;      ///< --words: ASCII letters to lower case
+  bool recursive = false;  ///< directories among the inputs stand for the files below them
   bool no_canonical = false;
   std::uint64_t min_count = 1;
   std::optional<std::uint64_t> top;
@@ -106,29 +109,27 @@ void append_number(std::string& out, std::int64_t value);
 /**
  * @brief Writes `KEY<TAB>COUNT` lines and commits `out`: counts >= min_count; with `top`, the
  * `top` largest counts (ties by key ascending), else every key in ascending order.
- * @param counts sorted by key, as `device_map::to_host` returns them
- * @tparam WriteKey callable as `void(std::string&, Key)`
+ * @param values the counts of keys 0, 1, ..., sorted by key (as a mirror's `to_host` gives them)
+ * @tparam WriteKey callable as `void(std::string&, std::size_t i)`, appending key i
  */
-template <class Key, class WriteKey>
-void write_counts(bulkmap::host_mirror<Key, std::uint64_t> const& counts,
-                  count_options const& options, output_sink& out, WriteKey write_key) {
-  auto const& keys = counts.keys();
-  auto const& values = counts.values();
+template <class WriteKey>
+void write_counts(std::vector<std::uint64_t> const& values, count_options const& options,
+                  output_sink& out, WriteKey write_key) {
   std::string& buffer = out.buffer();
   auto const row = [&](std::size_t i) {
-    write_key(buffer, keys[i]);
+    write_key(buffer, i);
     buffer += '\t';
     append_number(buffer, values[i]);
     buffer += '\n';
     out.maybe_flush();
   };
   if (!options.top) {
-    for (std::size_t i = 0; i < keys.size(); ++i) {
+    for (std::size_t i = 0; i < values.size(); ++i) {
       if (values[i] >= options.min_count) row(i);
     }
   } else {
     std::vector<std::size_t> order;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
+    for (std::size_t i = 0; i < values.size(); ++i) {
       if (values[i] >= options.min_count) order.push_back(i);
     }
     std::size_t const n =

@@ -1,7 +1,7 @@
 /**
  * @file count_engine.inl
  * @brief The counting engine of `bulkmap count`: k-mers or integers into a `bulkmap::device_map`,
- * streamed in chunks.
+ * words into a `bulkmap::string_map`, streamed in chunks.
  *
  * Portable backend source, compiled once per backend the binary holds: the build generates
  * `engine_omp.cpp` (g++, Thrust's OpenMP device system) and, in a cuda build, `engine_cuda.cu`
@@ -13,20 +13,26 @@
 #include <thrust/device_vector.h>
 #include <thrust/for_each.h>
 #include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
+#include <thrust/transform.h>
 
 #include <algorithm>
 #include <bulkmap/bulkmap.hpp>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cli_error.hpp"
 #include "count.hpp"
 #include "fastx_reader.hpp"
 #include "int_reader.hpp"
 #include "kmer.hpp"
 #include "text_input.hpp"
+#include "words.hpp"
 
 #if defined(BULKMAP_BACKEND_OMP)
 #include <omp.h>
@@ -41,6 +47,8 @@ namespace {
 /// Default chunk: bases of sequence (--kmer) or integers (--ints) read before a bulk count.
 constexpr std::size_t default_kmer_chunk = std::size_t{8} << 20;
 constexpr std::size_t default_int_chunk = std::size_t{4} << 20;
+/// Default chunk of `--words`: bytes of text (the word bounds take up to 4 bytes per byte).
+constexpr std::size_t default_word_chunk = std::size_t{16} << 20;
 
 /// k-mer positions one call of `kmer_block` encodes: one per GPU thread (neighbouring threads
 /// read neighbouring bytes); a run per CPU thread call, rolling the code instead of re-reading k
@@ -214,9 +222,9 @@ count_totals count_kmers_as(count_options const& options, output_sink& out, prog
   counter.finish();
   auto const counts = counter.map().to_host();
   meter.clear();
-  write_counts(counts, options, out, [k](std::string& buffer, Code code) {
+  write_counts(counts.values(), options, out, [&](std::string& buffer, std::size_t i) {
     char bases[kmer_capacity<Code>];
-    decode_kmer(code, k, bases);
+    decode_kmer(counts.keys()[i], k, bases);
     buffer.append(bases, static_cast<std::size_t>(k));
   });
   return {counter.input_keys(), counts.size()};
@@ -252,9 +260,98 @@ count_totals count_ints(count_options const& options, output_sink& out, progress
   }
   auto const counts = map.to_host();
   meter.clear();
-  write_counts(counts, options, out,
-               [](std::string& buffer, std::int64_t key) { append_number(buffer, key); });
+  write_counts(counts.values(), options, out, [&](std::string& buffer, std::size_t i) {
+    append_number(buffer, counts.keys()[i]);
+  });
   return {input_keys, counts.size()};
+}
+
+/**
+ * @brief Counts the words of text in a `bulkmap::string_map`, a chunk at a time, all on the
+ * backend (words.hpp: `count_words`). A chunk is cut after its last non-word byte, and the word
+ * begun there moves to the next chunk: no word is split or counted twice. A word longer than a
+ * chunk grows the chunk until it fits.
+ */
+class word_counter {
+ public:
+  word_counter(count_options const& options, progress& meter)
+      : rule_(options.alnum ? word_rule::alnum : word_rule::not_whitespace),
+        lower_(options.lower),
+        chunk_size_(options.chunk_size != 0 ? options.chunk_size : default_word_chunk),
+        meter_(meter) {}
+
+  /// Counts every word of `input`; `bytes_before`: bytes of the inputs before it, for progress.
+  void count_input(text_input& input, std::uint64_t bytes_before) {
+    std::size_t held = 0;  // bytes at the front of text_ that the last chunk left over
+    for (;;) {
+      if (held + chunk_size_ > std::numeric_limits<std::uint32_t>::max()) {
+        throw input_error(input.name() + ": a word longer than 4 GiB");
+      }
+      if (text_.size() < held + chunk_size_) text_.resize(held + chunk_size_);
+      std::size_t const got = input.read(text_.data() + held, chunk_size_);
+      std::size_t const size = held + got;
+      bool const end = got < chunk_size_;
+      // The chunk ends after its last non-word byte, unless the input ends here.
+      std::size_t cut = size;
+      if (!end) {
+        while (cut > 0 && is_word_byte(static_cast<unsigned char>(text_[cut - 1]), rule_)) --cut;
+      }
+      if (cut > 0) count_chunk(cut);
+      held = size - cut;  // a word that goes on (cut = 0: all of it; the next read extends it)
+      if (cut > 0 && held > 0) std::memmove(text_.data(), text_.data() + cut, held);
+      meter_.update(input_keys_, bytes_before + input.bytes_read());
+      if (end) return;
+    }
+  }
+
+  [[nodiscard]] std::uint64_t input_keys() const noexcept { return input_keys_; }
+  [[nodiscard]] bulkmap::string_map<std::uint64_t> const& map() const noexcept { return map_; }
+
+ private:
+  /// Counts the words of the first n bytes of text_, which end with a non-word byte or the input.
+  void count_chunk(std::size_t n) {
+    input_keys_ += count_words(on_device(n), n, rule_, lower_, map_, bounds_);
+  }
+
+  /// The first n bytes of text_ where the backend reads them: in place on omp, a device copy on
+  /// cuda.
+  unsigned char* on_device(std::size_t n) {
+#if defined(BULKMAP_BACKEND_CUDA)
+    if (device_text_.size() < n) device_text_.resize(n);
+    thrust::copy(text_.data(), text_.data() + n, device_text_.begin());
+    return thrust::raw_pointer_cast(device_text_.data());
+#else
+    (void)n;
+    return reinterpret_cast<unsigned char*>(text_.data());
+#endif
+  }
+
+  word_rule rule_;
+  bool lower_;
+  std::size_t chunk_size_;
+  progress& meter_;
+  std::string text_;  ///< the chunk, on the host
+#if defined(BULKMAP_BACKEND_CUDA)
+  thrust::device_vector<unsigned char> device_text_;
+#endif
+  thrust::device_vector<std::uint32_t> bounds_;  ///< where the chunk's words start and end
+  bulkmap::string_map<std::uint64_t> map_;
+  std::uint64_t input_keys_ = 0;
+};
+
+count_totals count_words(count_options const& options, output_sink& out, progress& meter) {
+  word_counter counter(options, meter);
+  std::uint64_t bytes = 0;
+  for (auto const& path : options.files) {
+    text_input input(path);
+    counter.count_input(input, bytes);
+    bytes += input.bytes_read();
+  }
+  auto const counts = counter.map().to_host();
+  meter.clear();
+  write_counts(counts.values(), options, out,
+               [&](std::string& buffer, std::size_t i) { buffer.append(counts.key(i)); });
+  return {counter.input_keys(), counts.size()};
 }
 
 /// Counts as `options` asks, on this backend.
@@ -262,7 +359,8 @@ count_totals count(count_options const& options, output_sink& out, progress& met
 #if defined(BULKMAP_BACKEND_OMP)
   if (options.threads) omp_set_num_threads(*options.threads);
 #endif
-  return options.kmer ? count_kmers(options, out, meter) : count_ints(options, out, meter);
+  if (options.kmer) return count_kmers(options, out, meter);
+  return options.words ? count_words(options, out, meter) : count_ints(options, out, meter);
 }
 
 }  // namespace

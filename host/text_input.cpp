@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -90,7 +91,10 @@ void text_input::check_readable(std::string const& path) {
   if (::stat(path.c_str(), &st) != 0) {
     throw input_error(path + ": cannot open: " + std::strerror(errno));
   }
-  if (S_ISDIR(st.st_mode)) throw input_error(path + ": cannot read: is a directory");
+  if (S_ISDIR(st.st_mode)) {
+    throw input_error(path +
+                      ": cannot read: is a directory (--recursive reads the files below it)");
+  }
   int const fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) throw input_error(path + ": cannot open: " + std::strerror(errno));
   ::close(fd);
@@ -139,6 +143,26 @@ bool text_input::next_line(std::string_view& line) {
   if (length > 0 && impl_->text.s[length - 1] == '\r') --length;
   line = std::string_view(impl_->text.s, length);
   return true;
+}
+
+std::size_t text_input::read(char* data, std::size_t n) {
+  kstream_t* const ks = impl_->stream;
+  std::size_t done = 0;
+  if (ks->begin < ks->end) {  // bytes the kstream holds already
+    auto const held = std::min(n, static_cast<std::size_t>(ks->end - ks->begin));
+    std::memcpy(data, ks->buf + ks->begin, held);
+    ks->begin += static_cast<int>(held);
+    done = held;
+  }
+  while (done < n) {
+    int const want = static_cast<int>(std::min<std::size_t>(n - done, 1u << 30));
+    int const got = gz_source_read(&impl_->source, data + done, want);
+    check_read_error();
+    if (got <= 0) break;
+    done += static_cast<std::size_t>(got);
+  }
+  current_line_ += static_cast<std::size_t>(std::count(data, data + done, '\n'));
+  return done;
 }
 
 bool text_input::next_token(std::string_view& token) {

@@ -51,6 +51,14 @@ class text_input {
    */
   bool next_token(std::string_view& token);
 
+  /**
+   * @brief Reads the next bytes as they are, up to `n` of them into `data` (what the line and
+   * token reads have buffered first).
+   * @return how many were read: fewer than `n` only at the end of the input
+   * @throw input_error on a read error
+   */
+  std::size_t read(char* data, std::size_t n);
+
   /// Number (1-based) of the line the last line or token came from; 0 before the first.
   [[nodiscard]] std::size_t line() const noexcept { return line_; }
   /// The name to show in messages: the path, or "<stdin>".

@@ -2,9 +2,9 @@
  * @file cli_test.cpp
  * @brief End-to-end tests of `bulkmap count`: the binary is run on generated files and its output
  * is compared with an independent count made here (plain std::string k-mers, reverse complement
- * by string, std::map), never with output of bulkmap itself. Also every error path (exit code,
- * empty stdout, one stderr line naming file and line) and a comparison with jellyfish on real
- * reads.
+ * by string, words split byte by byte, std::map), never with output of bulkmap itself. Also every
+ * error path (exit code, empty stdout, one stderr line naming file and line) and a comparison with
+ * jellyfish on real reads.
  *
  * BULKMAP_CLI (compile definition) is the path of the binary; the environment variable of the same
  * name overrides it, so a build can be tested after it is moved (as on a GPU machine).
@@ -695,6 +695,150 @@ TEST_F(Cli, IntsMinCountTopAndOutputFile) {
 }
 
 // -------------------------------------------------------------------------------------------------
+// Words
+// -------------------------------------------------------------------------------------------------
+
+/// The word counts of `text`, byte by byte: by default words are runs of bytes other than space,
+/// \t, \n, \v, \f and \r; with `alnum`, runs of ASCII letters, digits and bytes >= 0x80.
+std::map<std::string, std::uint64_t> reference_words(std::string const& text, bool alnum,
+                                                     bool lower, std::uint64_t* total = nullptr) {
+  auto const in_word = [&](unsigned char c) {
+    if (!alnum) return std::string(" \t\n\v\f\r").find(static_cast<char>(c)) == std::string::npos;
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+  };
+  std::map<std::string, std::uint64_t> counts;
+  std::string word;
+  auto const flush = [&] {
+    if (word.empty()) return;
+    if (lower) {
+      for (char& c : word) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      }
+    }
+    ++counts[word];
+    if (total != nullptr) ++*total;
+    word.clear();
+  };
+  for (char c : text) {
+    if (in_word(static_cast<unsigned char>(c))) {
+      word += c;
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return counts;
+}
+
+/// Random text: words of every byte value (NUL, invalid UTF-8, punctuation, upper case), from a
+/// small vocabulary so they repeat, some long, between runs of every whitespace byte.
+std::string random_text(std::mt19937_64& rng, std::size_t words) {
+  static char const* const spaces[] = {" ", "\t", "\n", "\v", "\f", "\r", "\r\n", "  \n\n", " \t"};
+  std::vector<std::string> vocabulary;
+  for (int i = 0; i < 300; ++i) {
+    std::string word(1 + rng() % 12, 'a');
+    for (char& c : word) {
+      auto const roll = rng() % 100;
+      c = roll < 60   ? static_cast<char>('a' + rng() % 26)
+          : roll < 70 ? static_cast<char>('A' + rng() % 26)
+          : roll < 75 ? static_cast<char>('0' + rng() % 10)
+                      : static_cast<char>(rng() % 256);  // NUL, 0x80 and up, punctuation, spaces
+    }
+    vocabulary.push_back(word);
+  }
+  vocabulary.push_back(std::string(5000, 'w'));  // a long word
+  std::string text;
+  for (std::size_t i = 0; i < words; ++i) {
+    text += vocabulary[rng() % vocabulary.size()];
+    text += spaces[rng() % (sizeof spaces / sizeof *spaces)];
+  }
+  return text;
+}
+
+TEST_F(Cli, WordsRandomTextEveryRuleChunkAndInputKind) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  std::string const text = random_text(rng_, 20000);
+  write_file(path("text.txt"), text);
+  write_gzip(path("text.txt.gz"), text);
+  for (char const* rule : {"", " --alnum", " --lower", " --alnum --lower"}) {
+    SCOPED_TRACE(rule);
+    std::string const r(rule);
+    std::uint64_t total = 0;
+    auto const counts = reference_words(text, r.find("alnum") != std::string::npos,
+                                        r.find("lower") != std::string::npos, &total);
+    std::string const expected = format_counts(counts);
+    for (std::string const chunk : {"", " --chunk-size 7", " --chunk-size 1000"}) {
+      SCOPED_TRACE(chunk);
+      for (std::string const file : {"text.txt", "text.txt.gz"}) {
+        auto const result = run("count --words" + r + chunk + " " + quote(path(file)));
+        EXPECT_SUCCESS(result);
+        EXPECT_TRUE(same_output(result.out, expected));
+        EXPECT_EQ(summary_numbers(result.err), std::make_pair(total, counts.size()));
+      }
+    }
+    auto const piped =
+        run_shell("cat " + quote(path("text.txt.gz")) + " |", "count --words" + r + " -");
+    EXPECT_SUCCESS(piped);
+    EXPECT_TRUE(same_output(piped.out, expected));
+  }
+}
+
+TEST_F(Cli, WordsDoNotCrossFilesAndLongWordsCrossChunks) {
+  write_file(path("a.txt"), "one two\nthr");
+  write_file(path("b.txt"), "ee four");
+  auto result = run("count --words " + quote(path("a.txt")) + " " + quote(path("b.txt")));
+  EXPECT_SUCCESS(result);
+  EXPECT_TRUE(same_output(result.out, "ee\t1\nfour\t1\none\t1\nthr\t1\ntwo\t1\n"));
+  // A word much longer than a chunk, at the start, in the middle and at the end of the input.
+  std::string const big(100000, 'x');
+  std::string const text = big + " a " + big + "y b\n" + big;
+  write_file(path("long.txt"), text);
+  for (char const* chunk : {"", " --chunk-size 5", " --chunk-size 4096"}) {
+    SCOPED_TRACE(chunk);
+    result = run("count --words" + std::string(chunk) + " " + quote(path("long.txt")));
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, format_counts(reference_words(text, false, false))));
+  }
+  // Empty input and whitespace only: no words.
+  write_file(path("empty.txt"), "");
+  write_file(path("blank.txt"), " \n\t\r\v\f ");
+  result = run("count --words " + quote(path("empty.txt")) + " " + quote(path("blank.txt")));
+  EXPECT_SUCCESS(result);
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(summary_numbers(result.err), std::make_pair(std::uint64_t{0}, std::uint64_t{0}));
+}
+
+TEST_F(Cli, WordsRecursiveDirectoryTopMinCountAndOutputFile) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  fs::create_directories(path("tree/sub/deeper"));
+  fs::create_directories(path("tree/empty"));
+  std::map<std::string, std::uint64_t> counts;
+  std::vector<std::string> files = {"tree/a.txt", "tree/sub/b.txt", "tree/sub/deeper/c.gz"};
+  for (auto const& name : files) {
+    std::string const text = random_text(rng_, 3000);
+    for (auto const& [word, n] : reference_words(text, false, false)) counts[word] += n;
+    if (name.size() > 3 && name.substr(name.size() - 3) == ".gz") {
+      write_gzip(path(name), text);
+    } else {
+      write_file(path(name), text);
+    }
+  }
+  std::string const tree = quote(path("tree").string());
+  auto result = run("count --words -r " + tree);
+  EXPECT_SUCCESS(result);
+  EXPECT_TRUE(same_output(result.out, format_counts(counts)));
+  result = run("count --words --recursive --top 10 --min-count 3 " + tree);
+  EXPECT_SUCCESS(result);
+  EXPECT_TRUE(same_output(result.out, format_top(counts, 10, 3)));
+  result = run("count --words -r -o " + quote(path("out.tsv")) + " " + tree);
+  EXPECT_SUCCESS(result);
+  EXPECT_EQ(result.out, "");
+  EXPECT_TRUE(same_output(read_file(path("out.tsv")), format_counts(counts)));
+  // Without --recursive, a directory is an error that says how to read it.
+  expect_failure(run("count --words " + tree), 1, "--recursive");
+}
+
+// -------------------------------------------------------------------------------------------------
 // Input errors: exit 1, nothing on stdout, one line naming file and line
 // -------------------------------------------------------------------------------------------------
 
@@ -842,6 +986,10 @@ TEST_F(Cli, UsageErrors) {
       {"count --kmer 3 --min-count -1" + file, "--min-count"},
       {"count --kmer 3 --threads 0" + file, "--threads"},
       {"count --kmer 3 --backend gpu" + file, "--backend"},
+      {"count --words --ints" + file, "--ints"},
+      {"count --kmer 3 --words" + file, "--words"},
+      {"count --ints --alnum" + file, "--alnum"},
+      {"count --kmer 3 --lower" + file, "--lower"},
       {"", "subcommand"},
       {"frobnicate" + file, "frobnicate"},
   };
@@ -874,6 +1022,7 @@ TEST_F(Cli, Help) {
   auto const result = run("count --help");
   EXPECT_NE(result.out.find("--kmer"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("--ints"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("--words"), std::string::npos) << result.out;
 }
 
 // -------------------------------------------------------------------------------------------------
