@@ -8,6 +8,10 @@
  *     table the size of the one bulkmap uses for the same workload.
  * On cuda the clock is a pair of CUDA events around the operation; on omp the host's clock.
  * Each bulkmap and Thrust count is checked against the batch's distinct count.
+ *
+ * The words workload (suite.hpp) runs `bulkmap count --words`'s own path: `count_words`
+ * (host/words.hpp) tokenizes each 16 MiB chunk of the device-resident text on the backend and
+ * counts its words into a `bulkmap::string_map<std::uint64_t>`.
  */
 #include <thrust/copy.h>
 #include <thrust/device_vector.h>
@@ -26,8 +30,10 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "suite.hpp"
+#include "words.hpp"
 
 #if defined(BULKMAP_BACKEND_OMP)
 #include <omp.h>
@@ -216,6 +222,53 @@ void run_gups(benchmark::State& state, workload const& w) {
   state.counters["slots"] = static_cast<double>(slots);
 }
 
+/// Where the chunks of `text` end: after the last whitespace byte of each `chunk` bytes (or at
+/// the text's end), so that no word is split, as `bulkmap count --words` cuts its chunks.
+std::vector<std::size_t> chunk_ends(std::string const& text, std::size_t chunk) {
+  std::vector<std::size_t> ends;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = std::min(text.size(), start + chunk);
+    std::size_t cut = end;
+    while (cut > start && cut < text.size() && !is_space(static_cast<unsigned char>(text[cut - 1])))
+      --cut;
+    if (cut == start) {  // a word longer than a chunk: the chunk takes all of it
+      while (end < text.size() && !is_space(static_cast<unsigned char>(text[end - 1]))) ++end;
+    } else {
+      end = cut;
+    }
+    ends.push_back(end);
+    start = end;
+  }
+  return ends;
+}
+
+void run_bulkmap_words(benchmark::State& state, config const& cfg) {
+  corpus const& text = load_corpus(cfg.corpus, cfg.corpus_bytes);
+  thrust::device_vector<unsigned char> device_text(text.text.begin(), text.text.end());
+  unsigned char* const bytes = thrust::raw_pointer_cast(device_text.data());
+  std::vector<std::size_t> const ends = chunk_ends(text.text, bulkmap::cli::word_chunk_bytes);
+  bulkmap::string_map<std::uint64_t> map(text.distinct);
+  bulkmap::cli::word_scratch scratch;
+  std::uint64_t words = 0;
+  timed<device_timer>(
+      state, text.words,
+      [&] {
+        map.clear();
+        words = 0;
+      },
+      [&] {
+        std::size_t start = 0;
+        for (std::size_t end : ends) {
+          words += bulkmap::cli::count_words(bytes + start, end - start,
+                                             bulkmap::cli::word_rule::not_whitespace, false, map,
+                                             scratch);
+          start = end;
+        }
+      });
+  if (map.size() != text.distinct || words != text.words) fail(state, "wrong word counts");
+}
+
 template <class Key>
 void register_type(config const& cfg) {
   for (workload const& w : workloads(cfg.n)) {
@@ -235,6 +288,10 @@ void register_backend_benchmarks(config const& cfg) {
   register_type<std::uint32_t>(cfg);
   register_type<std::uint64_t>(cfg);
   register_type<unsigned __int128>(cfg);
+  if (!cfg.corpus.empty()) {
+    add(cfg, std::string(words_workload) + "bulkmap",
+        [cfg](benchmark::State& s) { run_bulkmap_words(s, cfg); });
+  }
 }
 
 std::string backend_name() { return bulkmap::backend_name; }

@@ -7,6 +7,11 @@
  *     `libcuckoo::cuckoohash_map` (`libcuckoo`).
  * The maps run insert (first value kept), count (`++map[k]`), find, erase and, single-threaded
  * ones, retain half. Each count is checked against the batch's distinct count.
+ *
+ * The words workload (suite.hpp) runs on `absl::flat_hash_map<std::string, std::uint64_t>` and
+ * `boost::unordered_flat_map<std::string, std::uint64_t>`, single-threaded: each splits the text
+ * as it goes and looks words up as `string_view`s (both maps' heterogeneous lookup), copying a
+ * word into a `std::string` only when it is new.
  */
 #include <absl/container/flat_hash_map.h>
 #include <tbb/blocked_range.h>
@@ -16,8 +21,12 @@
 
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
+#include <functional>
 #include <libcuckoo/cuckoohash_map.hh>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -182,6 +191,48 @@ void register_type(config const& cfg) {
   }
 }
 
+/// Hashes `std::string` and `std::string_view` alike, so boost's map looks up views.
+struct transparent_string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return boost::hash<std::string_view>()(s);
+  }
+};
+
+using absl_words = absl::flat_hash_map<std::string, std::uint64_t>;
+using boost_words =
+    boost::unordered_flat_map<std::string, std::uint64_t, transparent_string_hash, std::equal_to<>>;
+
+/// The words workload on `Map`, reserved for the corpus's distinct words.
+template <class Map>
+void run_words(benchmark::State& state, config const& cfg) {
+  corpus const& text = load_corpus(cfg.corpus, cfg.corpus_bytes);
+  Map map;
+  timed<host_timer>(
+      state, text.words,
+      [&] {
+        map = Map();
+        map.reserve(text.distinct);
+      },
+      [&] {
+        for_each_word(text.text, [&](std::string_view word) {
+          auto const it = [&] {
+            if constexpr (std::is_same_v<Map, absl_words>) {
+              return map.find(absl::string_view(word.data(), word.size()));
+            } else {
+              return map.find(word);
+            }
+          }();
+          if (it != map.end()) {
+            ++it->second;
+          } else {
+            map.emplace(std::string(word), 1);
+          }
+        });
+      });
+  if (map.size() != text.distinct) fail(state, "wrong distinct count");
+}
+
 }  // namespace
 
 void register_cpu_benchmarks(config const& cfg) {
@@ -190,6 +241,10 @@ void register_cpu_benchmarks(config const& cfg) {
                                            cfg.threads);
   register_type<std::uint32_t>(cfg);
   register_type<std::uint64_t>(cfg);
+  if (cfg.corpus.empty()) return;
+  std::string const words = words_workload;
+  add(cfg, words + "absl", [cfg](benchmark::State& s) { run_words<absl_words>(s, cfg); });
+  add(cfg, words + "boost", [cfg](benchmark::State& s) { run_words<boost_words>(s, cfg); });
 }
 
 }  // namespace bulkmap_bench

@@ -4,7 +4,11 @@
  * output's context, registers every benchmark and hands over to Google Benchmark, whose flags
  * (--benchmark_filter, --benchmark_out, ...) work as usual.
  *
- *   bulkmap_bench [--n=N] [--cpu-n=N] [--repetitions=R] [--threads=T] [benchmark flags]
+ *   bulkmap_bench [--n=N] [--cpu-n=N] [--repetitions=R] [--threads=T] [--corpus=PATH]
+ *                 [--corpus-bytes=N] [benchmark flags]
+ *
+ * --corpus: the words workload's text, plain or .xz (default: Debian's linux-source tarball; the
+ * workload is left out, with a note, when the file is missing); --corpus-bytes: how much of it.
  *
  * Exits 1 if any benchmark computed a wrong result (each checks its distinct count or leftovers).
  */
@@ -13,6 +17,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -57,10 +62,16 @@ int main(int argc, char** argv) {
   cfg.cpu_n = 10'000'000;
   std::size_t cpu_n = 0, reps = 0, threads = 0;
 
+  cfg.corpus = bulkmap_bench::default_corpus;
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
     if (parse_size(argv[i], "--n", cfg.n) || parse_size(argv[i], "--cpu-n", cpu_n) ||
-        parse_size(argv[i], "--repetitions", reps) || parse_size(argv[i], "--threads", threads)) {
+        parse_size(argv[i], "--repetitions", reps) || parse_size(argv[i], "--threads", threads) ||
+        parse_size(argv[i], "--corpus-bytes", cfg.corpus_bytes)) {
+      continue;
+    }
+    if (std::strncmp(argv[i], "--corpus=", 9) == 0) {
+      cfg.corpus = argv[i] + 9;
       continue;
     }
     rest.push_back(argv[i]);
@@ -76,6 +87,14 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("cpu_n", std::to_string(cfg.cpu_n));
   benchmark::AddCustomContext("cpu_map_threads", std::to_string(cfg.threads));
   benchmark::AddCustomContext("repetitions", std::to_string(cfg.repetitions));
+  if (std::filesystem::exists(cfg.corpus)) {
+    benchmark::AddCustomContext("corpus", std::filesystem::path(cfg.corpus).filename());
+    benchmark::AddCustomContext("corpus_bytes", std::to_string(cfg.corpus_bytes));
+  } else {
+    std::cerr << "bulkmap_bench: no words workload: " << cfg.corpus
+              << " is missing (apt-get install linux-source-6.1, or --corpus=PATH)\n";
+    cfg.corpus.clear();
+  }
 
   bulkmap_bench::register_backend_benchmarks(cfg);
   bulkmap_bench::register_cpu_benchmarks(cfg);

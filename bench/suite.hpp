@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "text.hpp"
 #include "workloads.hpp"
 
 namespace bulkmap_bench {
@@ -26,7 +27,16 @@ struct config {
   std::size_t cpu_n = 0;  ///< keys per batch for the CPU maps (their runs take far longer)
   int repetitions = 5;    ///< timed runs per benchmark; the median is reported
   unsigned threads = 1;   ///< threads for the concurrent CPU maps (TBB, libcuckoo)
+  std::string corpus;     ///< the words workload's text (text.hpp); empty: not run
+  std::size_t corpus_bytes = 200'000'000;  ///< bytes of `corpus` the words workload counts
 };
+
+/**
+ * The words workload, `count_words/bytes/<peer>`: counts every word of the corpus (text.hpp),
+ * tokenizing included, into a map reserved for the corpus's distinct words. The text is resident
+ * (on the device for bulkmap) before the clock starts. Keys per second are words per second.
+ */
+inline constexpr char const* words_workload = "count_words/bytes/";
 
 enum class op { insert, count, find, erase, retain_half, drain, to_host };
 

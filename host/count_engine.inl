@@ -47,8 +47,6 @@ namespace {
 /// Default chunk: bases of sequence (--kmer) or integers (--ints) read before a bulk count.
 constexpr std::size_t default_kmer_chunk = std::size_t{8} << 20;
 constexpr std::size_t default_int_chunk = std::size_t{4} << 20;
-/// Default chunk of `--words`: bytes of text (the word bounds take up to 4 bytes per byte).
-constexpr std::size_t default_word_chunk = std::size_t{16} << 20;
 
 /// k-mer positions one call of `kmer_block` encodes: one per GPU thread (neighbouring threads
 /// read neighbouring bytes); a run per CPU thread call, rolling the code instead of re-reading k
@@ -277,7 +275,7 @@ class word_counter {
   word_counter(count_options const& options, progress& meter)
       : rule_(options.alnum ? word_rule::alnum : word_rule::not_whitespace),
         lower_(options.lower),
-        chunk_size_(options.chunk_size != 0 ? options.chunk_size : default_word_chunk),
+        chunk_size_(options.chunk_size != 0 ? options.chunk_size : word_chunk_bytes),
         meter_(meter) {}
 
   /// Counts every word of `input`; `bytes_before`: bytes of the inputs before it, for progress.
@@ -310,7 +308,7 @@ class word_counter {
  private:
   /// Counts the words of the first n bytes of text_, which end with a non-word byte or the input.
   void count_chunk(std::size_t n) {
-    input_keys_ += count_words(on_device(n), n, rule_, lower_, map_, bounds_);
+    input_keys_ += count_words(on_device(n), n, rule_, lower_, map_, scratch_);
   }
 
   /// The first n bytes of text_ where the backend reads them: in place on omp, a device copy on
@@ -334,7 +332,7 @@ class word_counter {
 #if defined(BULKMAP_BACKEND_CUDA)
   thrust::device_vector<unsigned char> device_text_;
 #endif
-  thrust::device_vector<std::uint32_t> bounds_;  ///< where the chunk's words start and end
+  word_scratch scratch_;  ///< the chunk's word bounds
   bulkmap::string_map<std::uint64_t> map_;
   std::uint64_t input_keys_ = 0;
 };

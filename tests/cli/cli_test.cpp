@@ -3,8 +3,8 @@
  * @brief End-to-end tests of `bulkmap count`: the binary is run on generated files and its output
  * is compared with an independent count made here (plain std::string k-mers, reverse complement
  * by string, words split byte by byte, std::map), never with output of bulkmap itself. Also every
- * error path (exit code, empty stdout, one stderr line naming file and line) and a comparison with
- * jellyfish on real reads.
+ * error path (exit code, empty stdout, one stderr line naming file and line), a comparison with
+ * jellyfish on real reads, and the word counts of 128 MiB of the Linux source tarball.
  *
  * BULKMAP_CLI (compile definition) is the path of the binary; the environment variable of the same
  * name overrides it, so a build can be tested after it is moved (as on a GPU machine).
@@ -29,6 +29,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -706,7 +707,7 @@ std::map<std::string, std::uint64_t> reference_words(std::string const& text, bo
     if (!alnum) return std::string(" \t\n\v\f\r").find(static_cast<char>(c)) == std::string::npos;
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
   };
-  std::map<std::string, std::uint64_t> counts;
+  std::unordered_map<std::string, std::uint64_t> counts;  // sorted at the end
   std::string word;
   auto const flush = [&] {
     if (word.empty()) return;
@@ -727,7 +728,7 @@ std::map<std::string, std::uint64_t> reference_words(std::string const& text, bo
     }
   }
   flush();
-  return counts;
+  return {counts.begin(), counts.end()};
 }
 
 /// Random text: words of every byte value (NUL, invalid UTF-8, punctuation, upper case), from a
@@ -1023,6 +1024,34 @@ TEST_F(Cli, Help) {
   EXPECT_NE(result.out.find("--kmer"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("--ints"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("--words"), std::string::npos) << result.out;
+}
+
+/// Words on a real text corpus: the first 128 MiB of the Linux kernel's source tarball (C,
+/// documentation, scripts, and tar's headers with their NUL bytes), against the count above.
+TEST_F(Cli, WordsSameAsIndependentCountOnLinuxSource) {
+  std::string const corpus = BULKMAP_TEST_CORPUS;
+  if (!fs::exists(corpus)) {
+    GTEST_SKIP() << corpus
+                 << " is missing (apt-get install linux-source-6.1; scripts/deps does it)";
+  }
+  constexpr std::size_t bytes = std::size_t{128} << 20;
+  std::string const file = path("linux.txt").string();
+  std::string const command =
+      "xz -dc " + quote(corpus) + " | head -c " + std::to_string(bytes) + " >" + quote(file);
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::string const text = read_file(file);
+  ASSERT_EQ(text.size(), bytes) << command;
+  for (char const* rule : {"", " --alnum --lower"}) {
+    SCOPED_TRACE(rule);
+    bool const alnum = *rule != '\0';
+    std::uint64_t total = 0;
+    auto const counts = reference_words(text, alnum, alnum, &total);
+    ASSERT_GT(counts.size(), 100000u) << "too few distinct words; is " << corpus << " intact?";
+    auto const result = run("count --words" + std::string(rule) + " " + quote(file));
+    EXPECT_SUCCESS(result);
+    EXPECT_TRUE(same_output(result.out, format_counts(counts)));
+    EXPECT_EQ(summary_numbers(result.err), std::make_pair(total, counts.size()));
+  }
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ namespace detail {
 /// Keys per chunk of a `string_map` insertion.
 inline constexpr std::size_t string_chunk_inputs = std::size_t{1} << 22;
 /// Key bytes per chunk of a `string_map` insertion (a longer key makes a chunk of its own).
-inline constexpr std::size_t string_chunk_bytes = std::size_t{16} << 20;
+inline constexpr std::size_t string_chunk_bytes = std::size_t{64} << 20;
 
 /// An offset as 64 bits.
 struct offset_as_u64 {

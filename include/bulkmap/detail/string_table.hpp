@@ -60,9 +60,7 @@ inline constexpr std::uint64_t inline_flag = std::uint64_t{1} << 63;
 /// bytes in bits 0 to 55 (the first byte lowest: in memory, on a little-endian machine, the
 /// bytes come first, so the word can be read as the key).
 BULKMAP_HOST_DEVICE inline std::uint64_t inline_key(byte_view key) noexcept {
-  std::uint64_t w = inline_flag | (key.size << 56);
-  for (std::uint64_t j = 0; j < key.size; ++j) w |= static_cast<std::uint64_t>(key[j]) << (8 * j);
-  return w;
+  return inline_flag | (key.size << 56) | key.short_word();
 }
 
 /// Arena words of the record of a key of `bytes` bytes: the length, then the padded bytes; none
@@ -123,7 +121,8 @@ struct string_table_view {
     return !(w & inline_flag) && key_at(i) == key;
   }
 
-  /// Prefetching the home slot would hash the key twice: the string table does without.
+  /// Prefetching the home slot would hash the key twice, and on 2 cores it changed nothing
+  /// measurable (words of a real text): the string table does without.
   BULKMAP_HOST_DEVICE void prefetch_home(byte_view) const noexcept {}
   BULKMAP_HOST_DEVICE void prefetch_slot(std::uint64_t) const noexcept {}
 
