@@ -75,6 +75,11 @@ def markdown(run, table, commit, date):
         f"- host CPU: {ctx.get('cpu_model')}, {ctx.get('num_cpus')} logical CPUs; {cpu_line}",
         f"- commit {commit}, {date}; keys per batch: {ctx.get('n')} on the backend; "
         f"median of {ctx.get('repetitions')} runs",
+    ]
+    if "corpus" in ctx:
+        lines.append(f"- count_words: the first {ctx.get('corpus_bytes')} bytes of "
+                     f"{ctx['corpus']}, words per second")
+    lines += [
         "",
         "Keys per second (median). `× peer` is bulkmap's throughput over the peer's; "
         "`of GUPS` is bulkmap's fraction of the random read-modify-write ceiling on a table of "
