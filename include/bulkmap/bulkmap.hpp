@@ -10,6 +10,7 @@
 #include <bulkmap/device_map.hpp>
 #include <bulkmap/device_map_ref.hpp>
 #include <bulkmap/error.hpp>
+#include <bulkmap/group_by.hpp>
 #include <bulkmap/hash.hpp>
 #include <bulkmap/host_mirror.hpp>
 #include <bulkmap/pairs.hpp>
