@@ -1,13 +1,16 @@
 /**
  * @file group_by.hpp
- * @brief `bulkmap::group_by`: a batch of (key, value) rows regrouped by key, in compressed sparse
- * row (CSR) form: the bulk form of Rust's `groups.entry(k).or_default().push(v)`, and of SQL's
- * `GROUP BY` with a list of each group's values.
+ * @brief Batch grouping on the hash map: `bulkmap::group_by`, a batch of (key, value) rows
+ * regrouped by key in compressed sparse row (CSR) form (the bulk form of Rust's
+ * `groups.entry(k).or_default().push(v)`, and of SQL's `GROUP BY` with a list of each group's
+ * values), and `bulkmap::aggregate_by`, SQL's aggregates per key.
  *
- * Example: the values of each key, in input order.
+ * Example: the values of each key, in input order; then their sums and means.
  * @code
  * auto g = bulkmap::group_by(keys.begin(), keys.end(), values.begin());  // device vectors
  * // group i: key g.unique_keys[i], values g.values[g.offsets[i] .. g.offsets[i + 1])
+ * auto a = bulkmap::aggregate_by(keys, values, bulkmap::agg::sum | bulkmap::agg::mean);
+ * // a.sum[i], a.mean[i]: of the values of key a.unique_keys[i]
  * @endcode
  */
 #pragma once
@@ -18,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <type_traits>
 #include <vector>
 
 BULKMAP_NAMESPACE_BEGIN
@@ -72,6 +76,106 @@ group_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first);
  */
 template <class Key, class V>
 groups<Key, V> group_by(std::vector<Key> const& keys, std::vector<V> const& values);
+
+/**
+ * @brief The aggregates `aggregate_by` computes, as flags to combine with `|`. The counts are
+ * always computed; `sum` is also filled when `mean` or `variance` is asked for, and `mean` when
+ * `variance` is.
+ */
+enum class agg : unsigned {
+  count = 0,           ///< `rows` and `count` only (always there)
+  sum = 1u << 0,       ///< SQL `SUM`
+  min = 1u << 1,       ///< SQL `MIN`
+  max = 1u << 2,       ///< SQL `MAX`
+  mean = 1u << 3,      ///< SQL `AVG`
+  variance = 1u << 4,  ///< SQL `VAR_SAMP` (divides by count - 1)
+  first = 1u << 5,     ///< the value of the group's first row with one, in input order
+  last = 1u << 6,      ///< the value of its last row with one
+  all = (1u << 7) - 1,
+};
+constexpr agg operator|(agg a, agg b) noexcept {
+  return static_cast<agg>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+/// Whether `set` holds every flag of `flag`.
+constexpr bool has(agg set, agg flag) noexcept {
+  return (static_cast<unsigned>(set) & static_cast<unsigned>(flag)) == static_cast<unsigned>(flag);
+}
+
+/// The type of `aggregates::sum` for values of type V: 64-bit integers of V's signedness (sums
+/// wrap modulo 2^64), `double` for floating V.
+template <class V>
+using sum_type_t =
+    std::conditional_t<std::is_floating_point_v<V>, double,
+                       std::conditional_t<std::is_signed_v<V>, std::int64_t, std::uint64_t>>;
+
+/**
+ * @brief Aggregates per group, one entry per group in each column: group i has key
+ * `unique_keys[i]`, groups in ascending key order (as `groups`). Columns not asked for are empty.
+ * A row whose value is null (see `aggregate_by`) counts in `rows` only, as SQL skips NULL.
+ * Where a group has no value (`count[i] == 0`, SQL's NULL), `sum` is 0, `min`, `max`, `first` and
+ * `last` are V{}, and `mean` and `variance` are NaN; `variance` is also NaN where `count[i] == 1`.
+ */
+template <class Key, class V>
+struct aggregates {
+  thrust::device_vector<Key> unique_keys;
+  thrust::device_vector<std::uint64_t> rows;   ///< rows of the group, nulls included: `COUNT(*)`
+  thrust::device_vector<std::uint64_t> count;  ///< values: `COUNT(column)`
+  thrust::device_vector<sum_type_t<V>> sum;
+  thrust::device_vector<V> min;
+  thrust::device_vector<V> max;
+  thrust::device_vector<double> mean;
+  thrust::device_vector<double> variance;
+  thrust::device_vector<V> first;
+  thrust::device_vector<V> last;
+
+  /// Number of groups (distinct keys). O(1).
+  [[nodiscard]] std::size_t size() const noexcept { return unique_keys.size(); }
+};
+
+/**
+ * @brief SQL's `SELECT key, COUNT(*), COUNT(v), SUM(v), ... GROUP BY key` over the rows
+ * (`keys[i]`, `values[i]`), skipping the values of rows where `valid[i]` is false (NULL).
+ * Rust: for each row, `*aggs.entry(k).or_default() += v`, one accumulator per aggregate.
+ *
+ * The groups are numbered as for `group_by` (a map counts each key's rows; its keys, sorted, take
+ * their ranks as numbers). Then one pass folds every value into its group's columns with atomics:
+ * counts and sums by atomic add (combined per warp on a GPU), `min` and `max` by atomic min and
+ * max (a compare-and-swap loop for floating values), `first` and `last` by the least and greatest
+ * row number, gathered afterwards. `mean` is `sum / count`; `variance` takes a second pass over
+ * the rows, summing squared distances from the mean. Floating sums add in an unspecified order,
+ * so their last bits may differ from run to run. O(n + G log G).
+ *
+ * @param keys_first, keys_last device-accessible keys, n rows; Key as for `device_map`
+ * @param values_first device-accessible values: an integer or floating type of at most 8 bytes
+ * @param valid_first device-accessible, one per row, convertible to bool: false marks a null value
+ * @param which the aggregates to compute (`agg` flags)
+ * Memory: the map (16 bytes per slot for 8-byte keys, at most twice the number of groups) and the
+ * columns. Waits for completion.
+ * @throw bulkmap::out_of_memory if an allocation fails (the inputs are untouched)
+ */
+template <class KeyIt, class ValueIt, class ValidIt>
+aggregates<typename std::iterator_traits<KeyIt>::value_type,
+           typename std::iterator_traits<ValueIt>::value_type>
+aggregate_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, ValidIt valid_first,
+             agg which);
+
+/// `aggregate_by` with no null values.
+template <class KeyIt, class ValueIt>
+aggregates<typename std::iterator_traits<KeyIt>::value_type,
+           typename std::iterator_traits<ValueIt>::value_type>
+aggregate_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, agg which);
+
+/**
+ * @brief Host overloads of `aggregate_by`: rows from host vectors (copied to the device on cuda),
+ * `valid` (if given) one flag per row; the columns are device vectors.
+ * @throw std::invalid_argument if the vectors differ in length
+ */
+template <class Key, class V>
+aggregates<Key, V> aggregate_by(std::vector<Key> const& keys, std::vector<V> const& values,
+                                agg which);
+template <class Key, class V>
+aggregates<Key, V> aggregate_by(std::vector<Key> const& keys, std::vector<V> const& values,
+                                std::vector<bool> const& valid, agg which);
 
 BULKMAP_NAMESPACE_END
 

@@ -7,6 +7,7 @@
 #include <thrust/copy.h>
 #include <thrust/execution_policy.h>
 #include <thrust/gather.h>
+#include <thrust/iterator/constant_iterator.h>
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/scan.h>
 #include <thrust/sort.h>
@@ -17,7 +18,10 @@
 #include <bulkmap/device_map_ref.hpp>
 #include <bulkmap/kernels/compact.hpp>
 #include <bulkmap/kernels/group.hpp>
+#include <limits>
 #include <stdexcept>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #if defined(BULKMAP_BACKEND_CUDA)
@@ -70,6 +74,36 @@ inline void sort_within_groups(thrust::device_vector<std::uint64_t>& rows,
     }
   }
 #endif
+}
+
+/**
+ * The groups of a batch of keys, numbered: counts each key's rows in `map` (empty on entry),
+ * sorts the distinct keys (the order of `device_map::to_host`), and leaves `map` holding each
+ * key's group number, its rank in that order. With `offsets`, also the exclusive scan of the
+ * groups' row counts (G + 1 entries); else, with `rows`, the row counts themselves.
+ * @return the distinct keys, ascending
+ */
+template <class KeyIt, class Key = typename std::iterator_traits<KeyIt>::value_type>
+thrust::device_vector<Key> number_groups(char const* what, KeyIt keys_first, KeyIt keys_last,
+                                         device_map<Key, std::uint64_t>& map,
+                                         thrust::device_vector<std::uint64_t>* offsets,
+                                         thrust::device_vector<std::uint64_t>* rows = nullptr) {
+  map.count(keys_first, keys_last);
+  pairs<Key, std::uint64_t> counted = map.drain();  // capacity kept: the numbers fit
+  std::size_t const g = counted.keys.size();
+  translate_errors(what, [&] {
+    thrust::sort_by_key(thrust::device, counted.keys.begin(), counted.keys.end(),
+                        counted.values.begin(), key_order<Key>{});
+    if (offsets != nullptr) {
+      offsets->resize(g + 1);
+      (*offsets)[0] = 0;
+      thrust::inclusive_scan(thrust::device, counted.values.begin(), counted.values.end(),
+                             offsets->begin() + 1);
+    }
+  });
+  map.insert(counted.keys.begin(), counted.keys.end(), thrust::counting_iterator<std::uint64_t>(0));
+  if (rows != nullptr) *rows = std::move(counted.values);
+  return std::move(counted.keys);
 }
 
 #if defined(BULKMAP_BACKEND_OMP)
@@ -130,21 +164,8 @@ group_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first) {
   char const* const what = "group_by";
   auto const n = static_cast<std::uint64_t>(keys_last - keys_first);
   groups<Key, V> out;
-  // Each key's rows, then its group's number in the same map (drained: capacity kept).
   device_map<Key, std::uint64_t> map;
-  map.count(keys_first, keys_last);
-  pairs<Key, std::uint64_t> counted = map.drain();
-  std::size_t const g = counted.keys.size();
-  detail::translate_errors(what, [&] {
-    thrust::sort_by_key(thrust::device, counted.keys.begin(), counted.keys.end(),
-                        counted.values.begin(), detail::key_order<Key>{});
-    out.offsets.resize(g + 1);
-    out.offsets[0] = 0;
-    thrust::inclusive_scan(thrust::device, counted.values.begin(), counted.values.end(),
-                           out.offsets.begin() + 1);
-  });
-  map.insert(counted.keys.begin(), counted.keys.end(), thrust::counting_iterator<std::uint64_t>(0));
-  out.unique_keys = std::move(counted.keys);
+  out.unique_keys = detail::number_groups(what, keys_first, keys_last, map, &out.offsets);
   detail::translate_errors(what, [&] {
     out.values.resize(n);
 #if defined(BULKMAP_BACKEND_OMP)
@@ -175,6 +196,107 @@ groups<Key, V> group_by(std::vector<Key> const& keys, std::vector<V> const& valu
   detail::host_input<Key, thrust::device_allocator<char>> const k("group_by", keys, alloc);
   detail::host_input<V, thrust::device_allocator<char>> const v("group_by", values, alloc);
   return group_by(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), v.begin());
+}
+
+template <class KeyIt, class ValueIt, class ValidIt>
+aggregates<typename std::iterator_traits<KeyIt>::value_type,
+           typename std::iterator_traits<ValueIt>::value_type>
+aggregate_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, ValidIt valid_first,
+             agg which) {
+  using Key = typename std::iterator_traits<KeyIt>::value_type;
+  using V = typename std::iterator_traits<ValueIt>::value_type;
+  using S = sum_type_t<V>;
+  static_assert(std::is_arithmetic_v<V> && !std::is_same_v<V, bool> && sizeof(V) <= 8,
+                "bulkmap::aggregate_by: values must be of an integer or floating type of at most "
+                "8 bytes");
+  using ref_type = typename device_map<Key, std::uint64_t>::ref_type;
+  char const* const what = "aggregate_by";
+  auto const n = static_cast<std::uint64_t>(keys_last - keys_first);
+  aggregates<Key, V> out;
+  device_map<Key, std::uint64_t> map;
+  out.unique_keys = detail::number_groups(what, keys_first, keys_last, map, nullptr, &out.rows);
+  std::size_t const g = out.size();
+  bool const variance = has(which, agg::variance);
+  bool const mean = variance || has(which, agg::mean);
+  bool const sum = mean || has(which, agg::sum);
+  detail::translate_errors(what, [&] {
+    constexpr bool floating = std::is_floating_point_v<V>;
+    using limits = std::numeric_limits<V>;
+    thrust::device_vector<std::uint64_t> first_row, last_row;
+    out.count.assign(g, 0);
+    if (sum) out.sum.assign(g, S{0});
+    if (has(which, agg::min)) out.min.assign(g, floating ? limits::infinity() : limits::max());
+    if (has(which, agg::max)) out.max.assign(g, floating ? -limits::infinity() : limits::lowest());
+    if (has(which, agg::first)) first_row.assign(g, ~std::uint64_t{0});
+    if (has(which, agg::last)) last_row.assign(g, 0);
+    auto const raw = [](auto& v) {
+      return v.empty() ? nullptr : thrust::raw_pointer_cast(v.data());
+    };
+    detail::aggregate_columns<V, S> const columns{raw(out.count), raw(out.sum),   raw(out.min),
+                                                  raw(out.max),   raw(first_row), raw(last_row)};
+    detail::launch(what, n,
+                   detail::aggregate_fn<ref_type, KeyIt, ValueIt, ValidIt, V, S>{
+                       map.ref(), keys_first, values_first, valid_first, columns});
+    if (mean) out.mean.resize(g);
+    if (has(which, agg::first)) out.first.resize(g);
+    if (has(which, agg::last)) out.last.resize(g);
+    detail::launch(what, g,
+                   detail::finish_aggregates_fn<ValueIt, V, S>{values_first, columns, raw(out.mean),
+                                                               raw(out.first), raw(out.last)});
+    if (variance) {
+      out.variance.assign(g, 0.0);
+      detail::launch(
+          what, n,
+          detail::squared_deviation_fn<ref_type, KeyIt, ValueIt, ValidIt>{
+              map.ref(), keys_first, values_first, valid_first, raw(out.mean), raw(out.variance)});
+      detail::launch(what, g, detail::finish_variance_fn{raw(out.count), raw(out.variance)});
+    }
+  });
+  return out;
+}
+
+template <class KeyIt, class ValueIt>
+aggregates<typename std::iterator_traits<KeyIt>::value_type,
+           typename std::iterator_traits<ValueIt>::value_type>
+aggregate_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, agg which) {
+  return aggregate_by(keys_first, keys_last, values_first, thrust::constant_iterator<bool>(true),
+                      which);
+}
+
+namespace detail {
+/// The host rows of `aggregate_by`'s host overloads on the backend; `valid` as bytes, or null.
+template <class Key, class V>
+aggregates<Key, V> aggregate_host_rows(std::vector<Key> const& keys, std::vector<V> const& values,
+                                       std::vector<bool> const* valid, agg which) {
+  char const* const what = "aggregate_by";
+  if (keys.size() != values.size() || (valid != nullptr && valid->size() != keys.size())) {
+    throw std::invalid_argument(
+        "bulkmap::aggregate_by: " + std::to_string(keys.size()) + " keys, " +
+        std::to_string(values.size()) + " values" +
+        (valid != nullptr ? ", " + std::to_string(valid->size()) + " validity flags" : "") +
+        ": one of each per row");
+  }
+  thrust::device_allocator<char> const alloc;
+  host_input<Key, thrust::device_allocator<char>> const k(what, keys, alloc);
+  host_input<V, thrust::device_allocator<char>> const v(what, values, alloc);
+  auto const last = k.begin() + static_cast<std::ptrdiff_t>(keys.size());
+  if (valid == nullptr) return aggregate_by(k.begin(), last, v.begin(), which);
+  std::vector<std::uint8_t> const bytes(valid->begin(), valid->end());
+  host_input<std::uint8_t, thrust::device_allocator<char>> const f(what, bytes, alloc);
+  return aggregate_by(k.begin(), last, v.begin(), f.begin(), which);
+}
+}  // namespace detail
+
+template <class Key, class V>
+aggregates<Key, V> aggregate_by(std::vector<Key> const& keys, std::vector<V> const& values,
+                                agg which) {
+  return detail::aggregate_host_rows(keys, values, nullptr, which);
+}
+
+template <class Key, class V>
+aggregates<Key, V> aggregate_by(std::vector<Key> const& keys, std::vector<V> const& values,
+                                std::vector<bool> const& valid, agg which) {
+  return detail::aggregate_host_rows(keys, values, &valid, which);
 }
 
 BULKMAP_NAMESPACE_END
