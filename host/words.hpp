@@ -87,7 +87,8 @@ BULKMAP_HOST_DEVICE inline std::uint64_t word_bits(std::uint64_t x) {
  * word starts or ends at position i = 64b + j (0 <= i <= n) of the n bytes at `text`, that is,
  * whether bytes i - 1 and i differ in being word bytes, the bytes before 0 and from n on being
  * none. Listed in order, these positions alternate: word k is `[bounds[2k], bounds[2k + 1])`.
- * The rule is a template parameter, so the loop over a block's bytes compiles to vector code.
+ * A whole block is read 8 bytes at a time (`word_bits`); the rule is a template parameter, so
+ * its tests compile into the loop.
  */
 template <word_rule Rule>
 struct bound_mask_fn {

@@ -143,7 +143,9 @@ struct aggregates {
  * max (a compare-and-swap loop for floating values), `first` and `last` by the least and greatest
  * row number, gathered afterwards. `mean` is `sum / count`; `variance` takes a second pass over
  * the rows, summing squared distances from the mean. Floating sums add in an unspecified order,
- * so their last bits may differ from run to run. O(n + G log G).
+ * so their last bits may differ from run to run; a NaN value makes its group's `min` and `max`
+ * unspecified (it compares false with everything). Integer sums wrap modulo 2^64, and `mean`
+ * divides the wrapped sum. O(n + G log G).
  *
  * @param keys_first, keys_last device-accessible keys, n rows; Key as for `device_map`
  * @param values_first device-accessible values: an integer or floating type of at most 8 bytes

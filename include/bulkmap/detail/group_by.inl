@@ -1,6 +1,7 @@
 /**
  * @file group_by.inl
- * @brief Definitions of `bulkmap::group_by`, included at the bottom of group_by.hpp.
+ * @brief Definitions of `bulkmap::group_by` and `bulkmap::aggregate_by`, included at the bottom of
+ * group_by.hpp.
  */
 #pragma once
 
