@@ -3,7 +3,8 @@
  * @brief The backend's benchmarks, built by nvcc on cuda and by the host compiler on omp:
  *   - `bulkmap`: every workload on `bulkmap::device_map<Key, Key>` (u32, u64), or
  *     `device_map<unsigned __int128, std::uint64_t>` (u128: the CPU maps do not run it);
- *   - `thrust_sort_reduce`: counting by `thrust::sort` + `thrust::reduce_by_key`;
+ *   - `thrust_sort_reduce`: counting by `thrust::sort` + `thrust::reduce_by_key`, summing by key
+ *     by `thrust::sort_by_key` + `thrust::reduce_by_key`;
  *   - `gups`: the memory system's ceiling, one relaxed atomic add per key into a random slot of a
  *     table the size of the one bulkmap uses for the same workload.
  * On cuda the clock is a pair of CUDA events around the operation; on omp the host's clock.
@@ -20,6 +21,7 @@
 #include <thrust/iterator/constant_iterator.h>
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/reduce.h>
+#include <thrust/sequence.h>
 #include <thrust/sort.h>
 
 #include <bulkmap/bulkmap.hpp>
@@ -102,6 +104,7 @@ map_type<Key> empty_map_for(workload const& w) {
     case op::insert:
       return map_type<Key>(w.keys.n, w.occupancy);
     case op::count:
+    case op::sum_by_key:
       return map_type<Key>(distinct_count<Key>(w.keys));
     default:
       return map_type<Key>(resident_keys(w).n);
@@ -138,6 +141,17 @@ void run_bulkmap(benchmark::State& state, workload const& w) {
           state, n, [&] { map.clear(); }, [&] { map.count(keys.begin(), keys.end()); });
       if (map.size() != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
       break;
+    case op::sum_by_key: {
+      std::size_t groups = 0;
+      timed<device_timer>(state, n, nothing, [&] {
+        groups =
+            bulkmap::aggregate_by(keys.begin(), keys.end(),
+                                  thrust::counting_iterator<std::uint64_t>(0), bulkmap::agg::sum)
+                .size();
+      });
+      if (groups != distinct_count<Key>(w.keys)) fail(state, "wrong number of groups");
+      break;
+    }
     case op::find: {
       fill();
       thrust::device_vector<value_type<Key>> found(n);
@@ -171,20 +185,36 @@ template <class Key>
 using thrust_order = std::conditional_t<sizeof(Key) == 16 && !bulkmap::backend_is_cuda,
                                         bulkmap::key_less<Key>, thrust::less<Key>>;
 
+/// Thrust's answer to `count` (sort, then `reduce_by_key` of ones) and to `sum_by_key` (the
+/// rows' numbers carried by `sort_by_key`, then `reduce_by_key`).
 template <class Key>
-void run_thrust_count(benchmark::State& state, workload const& w) {
+void run_thrust_reduce(benchmark::State& state, workload const& w) {
   auto const& keys = device_keys<Key>(w.keys);
   std::size_t const n = keys.size();
-  thrust::device_vector<Key> sorted(n), unique_keys(n), counts(n);
+  bool const sum = w.what == op::sum_by_key;
+  thrust::device_vector<Key> sorted(n), unique_keys(n);
+  thrust::device_vector<std::uint64_t> rows(sum ? n : 0), reduced(n);
   std::size_t distinct = 0;
   timed<device_timer>(
-      state, n, [&] { thrust::copy(keys.begin(), keys.end(), sorted.begin()); },
+      state, n,
       [&] {
-        thrust::sort(thrust::device, sorted.begin(), sorted.end(), thrust_order<Key>{});
-        auto const ends = thrust::reduce_by_key(thrust::device, sorted.begin(), sorted.end(),
-                                                thrust::constant_iterator<Key>(1),
-                                                unique_keys.begin(), counts.begin());
-        distinct = static_cast<std::size_t>(ends.first - unique_keys.begin());
+        thrust::copy(keys.begin(), keys.end(), sorted.begin());
+        if (sum) thrust::sequence(rows.begin(), rows.end());
+      },
+      [&] {
+        auto const reduce = [&](auto values) {
+          auto const ends = thrust::reduce_by_key(thrust::device, sorted.begin(), sorted.end(),
+                                                  values, unique_keys.begin(), reduced.begin());
+          distinct = static_cast<std::size_t>(ends.first - unique_keys.begin());
+        };
+        if (sum) {
+          thrust::sort_by_key(thrust::device, sorted.begin(), sorted.end(), rows.begin(),
+                              thrust_order<Key>{});
+          reduce(rows.begin());
+        } else {
+          thrust::sort(thrust::device, sorted.begin(), sorted.end(), thrust_order<Key>{});
+          reduce(thrust::constant_iterator<std::uint64_t>(1));
+        }
       });
   if (distinct != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
 }
@@ -274,9 +304,9 @@ void register_type(config const& cfg) {
   for (workload const& w : workloads(cfg.n)) {
     std::string const prefix = w.name + "/" + type_name<Key>() + "/";
     add(cfg, prefix + "bulkmap", [w](benchmark::State& s) { run_bulkmap<Key>(s, w); });
-    if (w.what == op::count) {
+    if (w.what == op::count || w.what == op::sum_by_key) {
       add(cfg, prefix + "thrust_sort_reduce",
-          [w](benchmark::State& s) { run_thrust_count<Key>(s, w); });
+          [w](benchmark::State& s) { run_thrust_reduce<Key>(s, w); });
     }
     add(cfg, prefix + "gups", [w](benchmark::State& s) { run_gups<Key>(s, w); });
   }

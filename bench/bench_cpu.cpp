@@ -5,8 +5,9 @@
  *     `boost::unordered_flat_map` (`boost`);
  *   - on `cfg.threads` threads through `tbb::parallel_for`: `tbb::concurrent_hash_map` (`tbb`) and
  *     `libcuckoo::cuckoohash_map` (`libcuckoo`).
- * The maps run insert (first value kept), count (`++map[k]`), find, erase and, single-threaded
- * ones, retain half. Each count is checked against the batch's distinct count.
+ * The maps run insert (first value kept), count (`++map[k]`), sum_by_key (`map[k] += v`), find,
+ * erase and, single-threaded ones, retain half. Each count is checked against the batch's distinct
+ * count.
  *
  * The words workload (suite.hpp) runs on `absl::flat_hash_map<std::string, std::uint64_t>` and
  * `boost::unordered_flat_map<std::string, std::uint64_t>`, single-threaded: each splits the text
@@ -38,7 +39,7 @@ namespace {
 /// Keys a map must be reserved for before `w` runs.
 template <class Key>
 std::size_t reservation(workload const& w) {
-  return w.what == op::count ? distinct_count<Key>(w.keys) : w.keys.n;
+  return w.what == op::count || w.what == op::sum_by_key ? distinct_count<Key>(w.keys) : w.keys.n;
 }
 
 /// Runs `fn(i, keys[i])` for every key of `keys` on all of TBB's threads.
@@ -58,6 +59,7 @@ struct sequential_map {
   explicit sequential_map(std::size_t n) { map.reserve(n); }
   void insert(Key k) { map.emplace(k, k); }
   void count(Key k) { ++map[k]; }
+  void add(Key k, Key v) { map[k] += v; }
   Key find(Key k) const {
     auto const it = map.find(k);
     return it != map.end() ? it->second : Key{0};
@@ -88,6 +90,11 @@ struct tbb_map {
     map.insert(a, k);
     ++a->second;
   }
+  void add(Key k, Key v) {
+    typename tbb::concurrent_hash_map<Key, Key>::accessor a;
+    map.insert(a, k);
+    a->second += v;
+  }
   Key find(Key k) const {
     typename tbb::concurrent_hash_map<Key, Key>::const_accessor a;
     return map.find(a, k) ? a->second : Key{0};
@@ -106,6 +113,10 @@ struct cuckoo_map {
   void count(Key k) {
     map.upsert(
         k, [](Key& v) { ++v; }, Key{1});
+  }
+  void add(Key k, Key v) {
+    map.upsert(
+        k, [v](Key& x) { x += v; }, v);
   }
   Key find(Key k) const {
     Key v{0};
@@ -143,6 +154,12 @@ void run_map(benchmark::State& state, workload const& w) {
     case op::count:
       timed<host_timer>(state, n, reset,
                         [&] { for_keys(keys, [&](std::size_t, Key k) { map->count(k); }); });
+      if (map->size() != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
+      break;
+    case op::sum_by_key:  // the values are the rows' numbers
+      timed<host_timer>(state, n, reset, [&] {
+        for_keys(keys, [&](std::size_t i, Key k) { map->add(k, static_cast<Key>(i)); });
+      });
       if (map->size() != distinct_count<Key>(w.keys)) fail(state, "wrong distinct count");
       break;
     case op::find: {

@@ -33,6 +33,12 @@ std::vector<workload> workloads(std::size_t n) {
     key_spec const keys{distribution::zipf, n, 0, s};
     out.push_back({"count_" + keys.name(), op::count, keys});
   }
+  for (std::uint64_t distinct : {std::uint64_t{1024}, std::uint64_t{1'000'000}}) {
+    if (distinct >= n) continue;
+    key_spec const keys{distribution::uniform, n, distinct};
+    out.push_back({"sum_by_key_" + keys.name(), op::sum_by_key, keys});
+  }
+  out.push_back({"sum_by_key_unique", op::sum_by_key, {distribution::unique, n}});
   out.push_back({"find_hit", op::find, {distribution::unique, n}});
   out.push_back({"find_miss", op::find, {distribution::missing, n}});
   out.push_back({"erase", op::erase, {distribution::unique, n}});

@@ -38,12 +38,15 @@ struct config {
  */
 inline constexpr char const* words_workload = "count_words/bytes/";
 
-enum class op { insert, count, find, erase, retain_half, drain, to_host };
+enum class op { insert, count, sum_by_key, find, erase, retain_half, drain, to_host };
 
 /**
  * One workload: an operation on a batch of keys. The map it runs on is set up untimed first:
- * empty with room for the keys (insert, count), or holding `unique` keys of the batch's size
- * (find, erase, retain_half, drain, to_host).
+ * empty with room for the keys (insert, count, sum_by_key), or holding `unique` keys of the
+ * batch's size (find, erase, retain_half, drain, to_host). `sum_by_key` sums each key's values,
+ * the rows' numbers (0, 1, ...): SQL's `SELECT k, SUM(v) GROUP BY k`, which bulkmap answers with
+ * `aggregate_by` (groups in key order), Thrust with `sort_by_key` + `reduce_by_key`, and the
+ * CPU maps with `m[k] += v`.
  */
 struct workload {
   std::string name;  ///< e.g. "count_zipf_s1.2", "insert_occ0.8", "find_miss"
@@ -58,8 +61,8 @@ std::size_t table_slots(std::size_t n);
 /**
  * Every workload at batch size n: unique insert at occupancy 0.5 and 0.8 (of `table_slots(n)`
  * slots); count over {1, 16, 1024, 10^6, n} distinct keys (uniform; n means each key once) and
- * Zipf s ∈ {0.99, 1.2}; find with all queries hitting or all missing; erase; retain half; drain;
- * to_host.
+ * Zipf s ∈ {0.99, 1.2}; sum_by_key over {1024, 10^6, n} distinct keys; find with all queries
+ * hitting or all missing; erase; retain half; drain; to_host.
  */
 std::vector<workload> workloads(std::size_t n);
 

@@ -138,10 +138,12 @@ struct aggregates {
  * Rust: for each row, `*aggs.entry(k).or_default() += v`, one accumulator per aggregate.
  *
  * The groups are numbered as for `group_by` (a map counts each key's rows; its keys, sorted, take
- * their ranks as numbers). Then one pass folds every value into its group's columns with atomics:
- * counts and sums by atomic add (combined per warp on a GPU), `min` and `max` by atomic min and
- * max (a compare-and-swap loop for floating values), `first` and `last` by the least and greatest
- * row number, gathered afterwards. `mean` is `sum / count`; `variance` takes a second pass over
+ * their ranks as numbers). Then one pass folds every value into its group's columns: counts and
+ * sums by addition, `min` and `max`, `first` and `last` as the least and greatest row number,
+ * gathered afterwards. On a GPU, and on omp when the groups are many, with atomics (counts and
+ * sums combined per warp on a GPU first; compare-and-swap loops for floating min and max); on omp
+ * with few groups (at most 2^16, threads × groups at most n), each thread into its own copy of
+ * the columns, merged at the end. `mean` is `sum / count`; `variance` takes a second pass over
  * the rows, summing squared distances from the mean. Floating sums add in an unspecified order,
  * so their last bits may differ from run to run; a NaN value makes its group's `min` and `max`
  * unspecified (it compares false with everything). Integer sums wrap modulo 2^64, and `mean`

@@ -20,6 +20,7 @@
 #include <bulkmap/kernels/compact.hpp>
 #include <bulkmap/kernels/group.hpp>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -105,6 +106,79 @@ thrust::device_vector<Key> number_groups(char const* what, KeyIt keys_first, Key
   map.insert(counted.keys.begin(), counted.keys.end(), thrust::counting_iterator<std::uint64_t>(0));
   if (rows != nullptr) *rows = std::move(counted.values);
   return std::move(counted.keys);
+}
+
+/// The most groups whose columns each omp thread keeps a copy of (`fold_rows`): small enough for
+/// its caches.
+inline constexpr std::uint64_t private_groups = std::uint64_t{1} << 16;
+
+#if defined(BULKMAP_BACKEND_OMP)
+/// One omp thread's copy of the columns `of` points to, for G groups, starting as they are.
+template <class V, class S>
+class private_columns {
+ public:
+  private_columns(aggregate_columns<V, S> const& of, std::uint64_t g)
+      : view_{copy(of.count, g, count_),
+              copy(of.sum, g, sum_),
+              copy(of.min, g, min_),
+              copy(of.max, g, max_),
+              copy(of.first_row, g, first_row_),
+              copy(of.last_row, g, last_row_),
+              copy(of.squares, g, squares_)} {}
+  private_columns(private_columns const&) = delete;
+  private_columns& operator=(private_columns const&) = delete;
+  [[nodiscard]] aggregate_columns<V, S> const& view() const noexcept { return view_; }
+
+ private:
+  template <class T>
+  static T* copy(T const* from, std::uint64_t g, std::vector<T>& to) {
+    if (from == nullptr) return nullptr;
+    to.assign(from, from + g);
+    return to.data();
+  }
+  std::vector<std::uint64_t> count_, first_row_, last_row_;
+  std::vector<S> sum_;
+  std::vector<V> min_, max_;
+  std::vector<double> squares_;
+  aggregate_columns<V, S> view_;
+};
+#endif
+
+/**
+ * Runs the row functor `make(std::bool_constant<Atomic>, columns)` over rows [0, n), folding
+ * into `to`'s columns of G groups. On omp, when the groups are few (at most `private_groups`,
+ * and threads × groups at most the rows), each thread folds its own run of rows into its own
+ * copy of the columns with plain writes, and the copies are then merged group by group: no
+ * atomics, and no cache line passing between cores for each row of a hot group. Otherwise (and
+ * on cuda) every thread folds with atomics.
+ */
+template <class V, class S, class Make>
+void fold_rows(char const* what, std::uint64_t n, std::uint64_t g,
+               aggregate_columns<V, S> const& to, Make make) {
+#if defined(BULKMAP_BACKEND_OMP)
+  auto const threads = static_cast<std::uint64_t>(omp_get_max_threads());
+  if (threads > 1 && g <= private_groups && threads * g <= n) {
+    std::vector<std::unique_ptr<private_columns<V, S>>> parts;
+    for (std::uint64_t t = 0; t < threads; ++t) {
+      parts.push_back(std::make_unique<private_columns<V, S>>(to, g));
+    }
+#pragma omp parallel num_threads(static_cast <int>(threads))
+    {
+      auto const t = static_cast<std::uint64_t>(omp_get_thread_num());
+      auto const nt = static_cast<std::uint64_t>(omp_get_num_threads());
+      auto const fn = make(std::false_type{}, parts[t]->view());
+      for (std::uint64_t i = n * t / nt; i < n * (t + 1) / nt; ++i) fn(i);
+    }
+#pragma omp parallel for
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(g); ++i) {
+      for (auto const& part : parts) merge_columns(to, part->view(), static_cast<std::uint64_t>(i));
+    }
+    return;
+  }
+#else
+  (void)g;
+#endif
+  launch(what, n, make(std::true_type{}, to));
 }
 
 #if defined(BULKMAP_BACKEND_OMP)
@@ -234,10 +308,15 @@ aggregate_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, ValidIt va
       return v.empty() ? nullptr : thrust::raw_pointer_cast(v.data());
     };
     detail::aggregate_columns<V, S> const columns{raw(out.count), raw(out.sum),   raw(out.min),
-                                                  raw(out.max),   raw(first_row), raw(last_row)};
-    detail::launch(what, n,
-                   detail::aggregate_fn<ref_type, KeyIt, ValueIt, ValidIt, V, S>{
-                       map.ref(), keys_first, values_first, valid_first, columns});
+                                                  raw(out.max),   raw(first_row), raw(last_row),
+                                                  nullptr};
+    auto const ref = map.ref();
+    detail::fold_rows(what, n, g, columns,
+                      [&](auto atomic, detail::aggregate_columns<V, S> const& to) {
+                        return detail::aggregate_fn<ref_type, KeyIt, ValueIt, ValidIt, V, S,
+                                                    decltype(atomic)::value>{
+                            ref, keys_first, values_first, valid_first, to};
+                      });
     if (mean) out.mean.resize(g);
     if (has(which, agg::first)) out.first.resize(g);
     if (has(which, agg::last)) out.last.resize(g);
@@ -246,10 +325,14 @@ aggregate_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, ValidIt va
                                                                raw(out.first), raw(out.last)});
     if (variance) {
       out.variance.assign(g, 0.0);
-      detail::launch(
-          what, n,
-          detail::squared_deviation_fn<ref_type, KeyIt, ValueIt, ValidIt>{
-              map.ref(), keys_first, values_first, valid_first, raw(out.mean), raw(out.variance)});
+      detail::aggregate_columns<V, S> const squares{nullptr, nullptr, nullptr,          nullptr,
+                                                    nullptr, nullptr, raw(out.variance)};
+      detail::fold_rows(what, n, g, squares,
+                        [&](auto atomic, detail::aggregate_columns<V, S> const& to) {
+                          return detail::squared_deviation_fn<ref_type, KeyIt, ValueIt, ValidIt, V,
+                                                              S, decltype(atomic)::value>{
+                              ref, keys_first, values_first, valid_first, raw(out.mean), to};
+                        });
       detail::launch(what, g, detail::finish_variance_fn{raw(out.count), raw(out.variance)});
     }
   });

@@ -36,7 +36,8 @@ struct group_scatter_fn {
   }
 };
 
-/// The per-group columns `aggregate_fn` folds into; null for a column not asked for.
+/// The per-group columns `aggregate_fn` and `squared_deviation_fn` fold into; null for a column
+/// not asked for.
 template <class V, class S>
 struct aggregate_columns {
   std::uint64_t* count;
@@ -45,13 +46,29 @@ struct aggregate_columns {
   V* max;
   std::uint64_t* first_row;  ///< the least row of the group with a value
   std::uint64_t* last_row;   ///< the greatest
+  double* squares;           ///< the variance's sums of squared distances from the mean
 };
+
+/// `target = op(target, v)`: atomically (combined per warp on a GPU first, where `Grouped`), or,
+/// into columns only one thread writes, as a plain read and write.
+template <bool Atomic, bool Grouped = false, class T, class Op>
+BULKMAP_HOST_DEVICE void fold_into(T& target, T v, Op op) {
+  if constexpr (!Atomic) {
+    target = op(target, v);
+  } else if constexpr (Grouped) {
+    grouped_fold(target, v, op);
+  } else {
+    atomic_fold(target, v, op);
+  }
+}
 
 /**
  * The one pass of `aggregate_by`: row i, unless it is null, folds its value into its group's
- * columns, each with one atomic (sums and counts combined per warp on a GPU first).
+ * columns: with atomics (sums and counts combined per warp on a GPU first), or with plain writes
+ * into columns of the calling thread's own (`Atomic` false).
  */
-template <class Ref, class KeyIt, class ValueIt, class ValidIt, class V, class S>
+template <class Ref, class KeyIt, class ValueIt, class ValidIt, class V, class S,
+          bool Atomic = true>
 struct aggregate_fn {
   Ref groups;
   KeyIt keys;
@@ -63,33 +80,54 @@ struct aggregate_fn {
     if (!static_cast<bool>(valid[i])) return;
     std::uint64_t const g = *groups.find(keys[i]);
     V const v = values[i];
-    grouped_fold(to.count[g], std::uint64_t{1}, thrust::plus<std::uint64_t>{});
-    if (to.sum != nullptr) grouped_fold(to.sum[g], static_cast<S>(v), thrust::plus<S>{});
-    if (to.min != nullptr) atomic_fold(to.min[g], v, thrust::minimum<V>{});
-    if (to.max != nullptr) atomic_fold(to.max[g], v, thrust::maximum<V>{});
-    if (to.first_row != nullptr) atomic_fold(to.first_row[g], i, thrust::minimum<std::uint64_t>{});
-    if (to.last_row != nullptr) atomic_fold(to.last_row[g], i, thrust::maximum<std::uint64_t>{});
+    fold_into<Atomic, true>(to.count[g], std::uint64_t{1}, thrust::plus<std::uint64_t>{});
+    if (to.sum != nullptr) fold_into<Atomic, true>(to.sum[g], static_cast<S>(v), thrust::plus<S>{});
+    if (to.min != nullptr) fold_into<Atomic>(to.min[g], v, thrust::minimum<V>{});
+    if (to.max != nullptr) fold_into<Atomic>(to.max[g], v, thrust::maximum<V>{});
+    if (to.first_row != nullptr) {
+      fold_into<Atomic>(to.first_row[g], i, thrust::minimum<std::uint64_t>{});
+    }
+    if (to.last_row != nullptr)
+      fold_into<Atomic>(to.last_row[g], i, thrust::maximum<std::uint64_t>{});
   }
 };
 
 /// The variance's second pass: row i, unless null, adds its squared distance from its group's
-/// mean to `squares` (two passes: one pass of sums of squares loses the digits that matter).
-template <class Ref, class KeyIt, class ValueIt, class ValidIt>
+/// mean to `to.squares` (two passes: one pass of sums of squares loses the digits that matter).
+template <class Ref, class KeyIt, class ValueIt, class ValidIt, class V, class S,
+          bool Atomic = true>
 struct squared_deviation_fn {
   Ref groups;
   KeyIt keys;
   ValueIt values;
   ValidIt valid;
   double const* mean;
-  double* squares;
+  aggregate_columns<V, S> to;
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     if (!static_cast<bool>(valid[i])) return;
     std::uint64_t const g = *groups.find(keys[i]);
     double const d = static_cast<double>(values[i]) - mean[g];
-    grouped_fold(squares[g], d * d, thrust::plus<double>{});
+    fold_into<Atomic, true>(to.squares[g], d * d, thrust::plus<double>{});
   }
 };
+
+/// Folds group g of `part`'s columns (a thread's own) into `to`'s, column by column.
+template <class V, class S>
+BULKMAP_HOST_DEVICE void merge_columns(aggregate_columns<V, S> const& to,
+                                       aggregate_columns<V, S> const& part, std::uint64_t g) {
+  if (to.count != nullptr) to.count[g] += part.count[g];
+  if (to.sum != nullptr) to.sum[g] = static_cast<S>(to.sum[g] + part.sum[g]);
+  if (to.min != nullptr) to.min[g] = thrust::minimum<V>{}(to.min[g], part.min[g]);
+  if (to.max != nullptr) to.max[g] = thrust::maximum<V>{}(to.max[g], part.max[g]);
+  if (to.first_row != nullptr) {
+    to.first_row[g] = thrust::minimum<std::uint64_t>{}(to.first_row[g], part.first_row[g]);
+  }
+  if (to.last_row != nullptr) {
+    to.last_row[g] = thrust::maximum<std::uint64_t>{}(to.last_row[g], part.last_row[g]);
+  }
+  if (to.squares != nullptr) to.squares[g] += part.squares[g];
+}
 
 /**
  * After the pass of `aggregate_fn`, for group i: `mean` from the sum and count; `first` and `last`
