@@ -57,6 +57,24 @@ struct byte_view {
     return !(a == b);
   }
 
+  /// The first 8 bytes, zero-padded, as a big-endian number: views whose prefixes differ are
+  /// ordered (`<`) as their prefixes are. O(1).
+  BULKMAP_HOST_DEVICE std::uint64_t prefix() const noexcept {
+    std::uint64_t p = 0;
+    for (std::uint64_t j = 0; j < 8; ++j) p = (p << 8) | (j < size ? data[j] : 0u);
+    return p;
+  }
+
+  /// Bytewise order: the first differing byte decides, compared as unsigned; a proper prefix
+  /// comes first (the order of `memcmp`, and of `std::string_view`). O(common prefix).
+  BULKMAP_HOST_DEVICE friend bool operator<(byte_view a, byte_view b) noexcept {
+    std::uint64_t const common = a.size < b.size ? a.size : b.size;
+    for (std::uint64_t i = 0; i < common; ++i) {
+      if (a.data[i] != b.data[i]) return a.data[i] < b.data[i];
+    }
+    return a.size < b.size;
+  }
+
   /// The bytes of a view shorter than 8 bytes as one little-endian word, zero above: the first
   /// byte lowest, as they lie in memory. Reads no byte outside the view, with at most three
   /// loads. O(1); requires size < 8.

@@ -17,6 +17,7 @@
 
 #include <thrust/device_vector.h>
 
+#include <bulkmap/bytes.hpp>
 #include <bulkmap/config.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -29,7 +30,9 @@ BULKMAP_NAMESPACE_BEGIN
 /**
  * @brief Rows grouped by key, in CSR form: group i has key `unique_keys[i]` and the values
  * `values[offsets[i]]` to `values[offsets[i + 1] - 1]`. Groups are in ascending key order (the
- * order of `device_map::to_host`); within a group, values keep their input order.
+ * order of `device_map::to_host`); within a group, values keep their input order. For groups
+ * given as `group_numbers` (byte-string or multi-column keys), Key is `std::uint64_t` and
+ * `unique_keys[i]` is group i's first row: each key column holds the group's key there.
  * Shapes: `unique_keys` has one entry per group (G), `offsets` G + 1 (the first 0, the last the
  * number of rows), `values` one per row. Rust counterpart: `HashMap<K, Vec<V>>`, flattened.
  */
@@ -110,7 +113,8 @@ using sum_type_t =
 
 /**
  * @brief Aggregates per group, one entry per group in each column: group i has key
- * `unique_keys[i]`, groups in ascending key order (as `groups`). Columns not asked for are empty.
+ * `unique_keys[i]` (its first row, for groups given as `group_numbers`), groups in ascending key
+ * order (as `groups`). Columns not asked for are empty.
  * A row whose value is null (see `aggregate_by`) counts in `rows` only, as SQL skips NULL.
  * Where a group has no value (`count[i] == 0`, SQL's NULL), `sum` is 0, `min`, `max`, `first` and
  * `last` are V{}, and `mean` and `variance` are NaN; `variance` is also NaN where `count[i] == 1`.
@@ -180,6 +184,122 @@ aggregates<Key, V> aggregate_by(std::vector<Key> const& keys, std::vector<V> con
 template <class Key, class V>
 aggregates<Key, V> aggregate_by(std::vector<Key> const& keys, std::vector<V> const& values,
                                 std::vector<bool> const& valid, agg which);
+
+/**
+ * @brief Rows numbered by group: row i belongs to group `of_row[i]`, the groups numbered 0 to
+ * G - 1 in ascending key order. The general form of a grouping key: what `number_groups` makes of
+ * fixed-size keys and of byte strings, and `combine_groups` of several key columns; what
+ * `group_by` and `aggregate_by` then group by. Shapes: `of_row` n entries; `first_row` and `rows`
+ * G. Rust counterpart: each key's index in a `BTreeMap<K, usize>` of the distinct keys.
+ *
+ * Example: SQL's `SELECT a, b, SUM(v) ... GROUP BY a, b` with a byte-string column a.
+ * @code
+ * auto g = bulkmap::combine_groups(bulkmap::number_groups(a_bytes, a_offsets.begin(),
+ *                                                         a_offsets.end()),
+ *                                  bulkmap::number_groups(b.begin(), b.end()));
+ * auto s = bulkmap::aggregate_by(g, v.begin(), bulkmap::agg::sum);
+ * // group i: key (a[s.unique_keys[i]], b[s.unique_keys[i]]), sum s.sum[i]
+ * @endcode
+ */
+struct group_numbers {
+  thrust::device_vector<std::uint64_t> of_row;     ///< each row's group
+  thrust::device_vector<std::uint64_t> first_row;  ///< each group's first row, in input order
+  thrust::device_vector<std::uint64_t> rows;       ///< each group's number of rows
+
+  /// Number of groups (distinct keys). O(1).
+  [[nodiscard]] std::size_t size() const noexcept { return rows.size(); }
+};
+
+/**
+ * @brief Numbers the rows of fixed-size keys by group: equal keys, one group; groups in ascending
+ * key order (as `device_map::to_host`). A `device_map<Key, std::uint64_t>` counts the keys; its
+ * keys, sorted, take their ranks as numbers; each row then finds its number. O(n + G log G).
+ * @param keys_first, keys_last device-accessible keys, n rows; Key as for `device_map` (floating
+ *        keys compare bitwise: 0.0 and -0.0 are two groups, and a NaN's group holds its bit
+ * pattern) Memory: the map (16 bytes per slot for 8-byte keys, at most twice the number of groups)
+ * and the output. Waits for completion.
+ * @throw bulkmap::out_of_memory if an allocation fails
+ */
+template <class KeyIt>
+group_numbers number_groups(KeyIt keys_first, KeyIt keys_last);
+
+/// Host overload of `number_groups` (the keys copied to the device on cuda).
+template <class Key>
+group_numbers number_groups(std::vector<Key> const& keys);
+
+/**
+ * @brief Numbers the rows of byte-string keys by group: equal bytes, one group; groups in
+ * bytewise order (unsigned bytes, a proper prefix first, as `string_mirror`). A
+ * `string_map<std::uint64_t>` counts the keys; its keys, sorted on the backend, take their ranks
+ * as numbers; each row then finds its number. O(n + key bytes + G log G key comparisons).
+ * @param bytes device-accessible pointer to the keys' bytes
+ * @param offsets_first, offsets_last the n + 1 offsets of the n keys into `bytes`: key i is
+ *        `bytes[offsets[i], offsets[i + 1])` (device-accessible integers that do not decrease)
+ * Memory: the map and its arena (about 16 bytes per slot, and the distinct keys' bytes), a copy
+ * of the distinct keys while they are sorted, and the output. Waits for completion.
+ * @throw std::invalid_argument if the offsets are fewer than one or decrease
+ * @throw bulkmap::out_of_memory if an allocation fails
+ */
+template <class BytePtr, class OffsetIt>
+group_numbers number_groups(BytePtr bytes, OffsetIt offsets_first, OffsetIt offsets_last);
+
+/// Host overload of `number_groups` for byte strings.
+inline group_numbers number_groups(string_batch const& keys);
+
+/**
+ * @brief The groups of two key columns together (a multi-column key): rows whose groups agree in
+ * both share a group, numbered in the lexicographic order of the pairs (`major` first): the order
+ * of the keys, column by column. For more columns, `combine_groups(combine_groups(a, b), c)`. The
+ * pair of numbers is hashed as one 64-bit key (`major * minor.size() + minor`) and numbered as
+ * `number_groups` does. O(n + G log G). Waits for completion.
+ * @throw std::invalid_argument if the two numberings differ in their number of rows
+ * @throw std::length_error if the product of their group counts exceeds 2^64 - 1 (which needs
+ * more than 2^32 rows)
+ * @throw bulkmap::out_of_memory if an allocation fails
+ */
+inline group_numbers combine_groups(group_numbers const& major, group_numbers const& minor);
+
+/**
+ * @brief `group_by` over rows numbered beforehand (`number_groups`, `combine_groups`): value i
+ * joins group `numbers.of_row[i]`. The result's `unique_keys[i]` is group i's first row.
+ * Order, complexity and memory as `group_by`; waits for completion.
+ * @param values_first device-accessible values, one per row of `numbers`
+ * @throw bulkmap::out_of_memory if an allocation fails
+ */
+template <class ValueIt>
+groups<std::uint64_t, typename std::iterator_traits<ValueIt>::value_type> group_by(
+    group_numbers const& numbers, ValueIt values_first);
+
+/**
+ * @brief `aggregate_by` over rows numbered beforehand (`number_groups`, `combine_groups`): value
+ * i, unless null, folds into group `numbers.of_row[i]`. The result's `unique_keys[i]` is group
+ * i's first row, and its `rows` are `numbers.rows`. Aggregates, complexity and waiting as
+ * `aggregate_by`.
+ * @param values_first device-accessible values, one per row of `numbers`
+ * @param valid_first device-accessible, one per row, convertible to bool: false marks a null value
+ * @throw bulkmap::out_of_memory if an allocation fails
+ */
+template <class ValueIt, class ValidIt>
+aggregates<std::uint64_t, typename std::iterator_traits<ValueIt>::value_type> aggregate_by(
+    group_numbers const& numbers, ValueIt values_first, ValidIt valid_first, agg which);
+
+/// `aggregate_by` over numbered rows with no null values.
+template <class ValueIt>
+aggregates<std::uint64_t, typename std::iterator_traits<ValueIt>::value_type> aggregate_by(
+    group_numbers const& numbers, ValueIt values_first, agg which);
+
+/**
+ * @brief Host overloads of `aggregate_by` over numbered rows: values (and validity flags) from
+ * host vectors, one per row of `numbers`.
+ * @throw std::invalid_argument if a vector's length is not the number of rows
+ */
+template <class V>
+aggregates<std::uint64_t, V> aggregate_by(group_numbers const& numbers,
+                                          std::vector<V> const& values, agg which);
+template <class V>
+aggregates<std::uint64_t, V> aggregate_by(group_numbers const& numbers,
+                                          std::vector<V> const& values,
+                                          std::vector<bool> const& valid, agg which);
 
 BULKMAP_NAMESPACE_END
 

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bulkmap/bytes.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -236,11 +237,7 @@ class string_mirror {
   /// The first 8 bytes of `key`, zero-padded, as a big-endian number: keys whose prefixes
   /// differ sort as their prefixes do.
   static std::uint64_t prefix(std::string_view key) noexcept {
-    std::uint64_t p = 0;
-    for (std::size_t j = 0; j < 8; ++j) {
-      p = (p << 8) | (j < key.size() ? static_cast<unsigned char>(key[j]) : 0u);
-    }
-    return p;
+    return byte_view{reinterpret_cast<unsigned char const*>(key.data()), key.size()}.prefix();
   }
 
  private:

@@ -10,8 +10,11 @@
 #include <thrust/gather.h>
 #include <thrust/iterator/constant_iterator.h>
 #include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/permutation_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
 #include <thrust/scan.h>
 #include <thrust/sort.h>
+#include <thrust/transform.h>
 
 #include <algorithm>
 #include <bulkmap/detail/backend.hpp>
@@ -19,6 +22,8 @@
 #include <bulkmap/device_map_ref.hpp>
 #include <bulkmap/kernels/compact.hpp>
 #include <bulkmap/kernels/group.hpp>
+#include <bulkmap/kernels/strings.hpp>
+#include <bulkmap/string_map.hpp>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -78,34 +83,43 @@ inline void sort_within_groups(thrust::device_vector<std::uint64_t>& rows,
 #endif
 }
 
+/// The exclusive scan of the groups' row counts: G + 1 offsets, from 0 to the number of rows.
+inline void scan_offsets(char const* what, thrust::device_vector<std::uint64_t> const& rows,
+                         thrust::device_vector<std::uint64_t>& offsets) {
+  translate_errors(what, [&] {
+    offsets.resize(rows.size() + 1);
+    offsets[0] = 0;
+    thrust::inclusive_scan(thrust::device, rows.begin(), rows.end(), offsets.begin() + 1);
+  });
+}
+
 /**
- * The groups of a batch of keys, numbered: counts each key's rows in `map` (empty on entry),
- * sorts the distinct keys (the order of `device_map::to_host`), and leaves `map` holding each
- * key's group number, its rank in that order. With `offsets`, also the exclusive scan of the
- * groups' row counts (G + 1 entries); else, with `rows`, the row counts themselves.
+ * The groups of a batch of keys, ranked: counts each key's rows in `map` (empty on entry), sorts
+ * the distinct keys (the order of `device_map::to_host`), and leaves `map` holding each key's
+ * rank in that order, its group's number. `rows` receives the groups' row counts.
  * @return the distinct keys, ascending
  */
 template <class KeyIt, class Key = typename std::iterator_traits<KeyIt>::value_type>
-thrust::device_vector<Key> number_groups(char const* what, KeyIt keys_first, KeyIt keys_last,
-                                         device_map<Key, std::uint64_t>& map,
-                                         thrust::device_vector<std::uint64_t>* offsets,
-                                         thrust::device_vector<std::uint64_t>* rows = nullptr) {
+thrust::device_vector<Key> rank_keys(char const* what, KeyIt keys_first, KeyIt keys_last,
+                                     device_map<Key, std::uint64_t>& map,
+                                     thrust::device_vector<std::uint64_t>& rows) {
   map.count(keys_first, keys_last);
   pairs<Key, std::uint64_t> counted = map.drain();  // capacity kept: the numbers fit
-  std::size_t const g = counted.keys.size();
   translate_errors(what, [&] {
     thrust::sort_by_key(thrust::device, counted.keys.begin(), counted.keys.end(),
                         counted.values.begin(), key_order<Key>{});
-    if (offsets != nullptr) {
-      offsets->resize(g + 1);
-      (*offsets)[0] = 0;
-      thrust::inclusive_scan(thrust::device, counted.values.begin(), counted.values.end(),
-                             offsets->begin() + 1);
-    }
   });
   map.insert(counted.keys.begin(), counted.keys.end(), thrust::counting_iterator<std::uint64_t>(0));
-  if (rows != nullptr) *rows = std::move(counted.values);
+  rows = std::move(counted.values);
   return std::move(counted.keys);
+}
+
+/// `numbers.first_row` from `numbers.of_row`, for G groups.
+inline void find_first_rows(char const* what, group_numbers& numbers, std::size_t g) {
+  translate_errors(what, [&] { numbers.first_row.assign(g, ~std::uint64_t{0}); });
+  launch(what, numbers.of_row.size(),
+         first_row_fn{thrust::raw_pointer_cast(numbers.of_row.data()),
+                      thrust::raw_pointer_cast(numbers.first_row.data())});
 }
 
 /// The most groups whose columns each omp thread keeps a copy of (`fold_rows`): small enough for
@@ -230,6 +244,32 @@ bool place_rows_stably(Ref map, KeyIt keys, std::uint64_t n, ValueIt values, gro
 
 }  // namespace detail
 
+namespace detail {
+/**
+ * `group_by` once the groups are numbered: `out` holds the keys and offsets, and row i's group is
+ * `*ref.find(keys[i])`; places the n values of `values_first` in their groups, in input order.
+ */
+template <class Ref, class KeyIt, class ValueIt, class Key, class V>
+void place_values(char const* what, Ref ref, KeyIt keys, std::uint64_t n, ValueIt values_first,
+                  groups<Key, V>& out) {
+  translate_errors(what, [&] {
+    out.values.resize(n);
+#if defined(BULKMAP_BACKEND_OMP)
+    if (place_rows_stably(ref, keys, n, values_first, out)) return;
+#endif
+    thrust::device_vector<std::uint64_t> rows(n);
+    {
+      thrust::device_vector<std::uint64_t> cursors(out.offsets.begin(), out.offsets.end() - 1);
+      launch(what, n,
+             group_scatter_fn<Ref, KeyIt>{ref, keys, thrust::raw_pointer_cast(cursors.data()),
+                                          thrust::raw_pointer_cast(rows.data())});
+    }
+    sort_within_groups(rows, out.offsets);
+    thrust::gather(thrust::device, rows.begin(), rows.end(), values_first, out.values.begin());
+  });
+}
+}  // namespace detail
+
 template <class KeyIt, class ValueIt>
 groups<typename std::iterator_traits<KeyIt>::value_type,
        typename std::iterator_traits<ValueIt>::value_type>
@@ -237,27 +277,28 @@ group_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first) {
   using Key = typename std::iterator_traits<KeyIt>::value_type;
   using V = typename std::iterator_traits<ValueIt>::value_type;
   char const* const what = "group_by";
-  auto const n = static_cast<std::uint64_t>(keys_last - keys_first);
   groups<Key, V> out;
   device_map<Key, std::uint64_t> map;
-  out.unique_keys = detail::number_groups(what, keys_first, keys_last, map, &out.offsets);
-  detail::translate_errors(what, [&] {
-    out.values.resize(n);
-#if defined(BULKMAP_BACKEND_OMP)
-    if (detail::place_rows_stably(map.ref(), keys_first, n, values_first, out)) return;
-#endif
-    thrust::device_vector<std::uint64_t> rows(n);
-    {
-      thrust::device_vector<std::uint64_t> cursors(out.offsets.begin(), out.offsets.end() - 1);
-      detail::launch(
-          what, n,
-          detail::group_scatter_fn<typename device_map<Key, std::uint64_t>::ref_type, KeyIt>{
-              map.ref(), keys_first, thrust::raw_pointer_cast(cursors.data()),
-              thrust::raw_pointer_cast(rows.data())});
-    }
-    detail::sort_within_groups(rows, out.offsets);
-    thrust::gather(thrust::device, rows.begin(), rows.end(), values_first, out.values.begin());
-  });
+  {
+    thrust::device_vector<std::uint64_t> rows;
+    out.unique_keys = detail::rank_keys(what, keys_first, keys_last, map, rows);
+    detail::scan_offsets(what, rows, out.offsets);
+  }
+  detail::place_values(what, map.ref(), keys_first,
+                       static_cast<std::uint64_t>(keys_last - keys_first), values_first, out);
+  return out;
+}
+
+template <class ValueIt>
+groups<std::uint64_t, typename std::iterator_traits<ValueIt>::value_type> group_by(
+    group_numbers const& numbers, ValueIt values_first) {
+  char const* const what = "group_by";
+  groups<std::uint64_t, typename std::iterator_traits<ValueIt>::value_type> out;
+  detail::translate_errors(what, [&] { out.unique_keys = numbers.first_row; });
+  detail::scan_offsets(what, numbers.rows, out.offsets);
+  detail::place_values(
+      what, detail::numbered_rows_ref{thrust::raw_pointer_cast(numbers.of_row.data())},
+      thrust::counting_iterator<std::uint64_t>(0), numbers.of_row.size(), values_first, out);
   return out;
 }
 
@@ -273,23 +314,19 @@ groups<Key, V> group_by(std::vector<Key> const& keys, std::vector<V> const& valu
   return group_by(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), v.begin());
 }
 
-template <class KeyIt, class ValueIt, class ValidIt>
-aggregates<typename std::iterator_traits<KeyIt>::value_type,
-           typename std::iterator_traits<ValueIt>::value_type>
-aggregate_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, ValidIt valid_first,
-             agg which) {
-  using Key = typename std::iterator_traits<KeyIt>::value_type;
-  using V = typename std::iterator_traits<ValueIt>::value_type;
+namespace detail {
+/**
+ * `aggregate_by` once the groups are numbered: `out` holds the keys and `rows`, and row i's group
+ * is `*ref.find(keys[i])`; folds the n values into the columns `which` asks for.
+ */
+template <class Ref, class KeyIt, class ValueIt, class ValidIt, class Key, class V>
+void fold_aggregates(char const* what, Ref ref, KeyIt keys_first, std::uint64_t n,
+                     ValueIt values_first, ValidIt valid_first, agg which,
+                     aggregates<Key, V>& out) {
   using S = sum_type_t<V>;
   static_assert(std::is_arithmetic_v<V> && !std::is_same_v<V, bool> && sizeof(V) <= 8,
                 "bulkmap::aggregate_by: values must be of an integer or floating type of at most "
                 "8 bytes");
-  using ref_type = typename device_map<Key, std::uint64_t>::ref_type;
-  char const* const what = "aggregate_by";
-  auto const n = static_cast<std::uint64_t>(keys_last - keys_first);
-  aggregates<Key, V> out;
-  device_map<Key, std::uint64_t> map;
-  out.unique_keys = detail::number_groups(what, keys_first, keys_last, map, nullptr, &out.rows);
   std::size_t const g = out.size();
   bool const variance = has(which, agg::variance);
   bool const mean = variance || has(which, agg::mean);
@@ -310,13 +347,11 @@ aggregate_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, ValidIt va
     detail::aggregate_columns<V, S> const columns{raw(out.count), raw(out.sum),   raw(out.min),
                                                   raw(out.max),   raw(first_row), raw(last_row),
                                                   nullptr};
-    auto const ref = map.ref();
-    detail::fold_rows(what, n, g, columns,
-                      [&](auto atomic, detail::aggregate_columns<V, S> const& to) {
-                        return detail::aggregate_fn<ref_type, KeyIt, ValueIt, ValidIt, V, S,
-                                                    decltype(atomic)::value>{
-                            ref, keys_first, values_first, valid_first, to};
-                      });
+    detail::fold_rows(
+        what, n, g, columns, [&](auto atomic, detail::aggregate_columns<V, S> const& to) {
+          return aggregate_fn<Ref, KeyIt, ValueIt, ValidIt, V, S, decltype(atomic)::value>{
+              ref, keys_first, values_first, valid_first, to};
+        });
     if (mean) out.mean.resize(g);
     if (has(which, agg::first)) out.first.resize(g);
     if (has(which, agg::last)) out.last.resize(g);
@@ -329,14 +364,52 @@ aggregate_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, ValidIt va
                                                     nullptr, nullptr, raw(out.variance)};
       detail::fold_rows(what, n, g, squares,
                         [&](auto atomic, detail::aggregate_columns<V, S> const& to) {
-                          return detail::squared_deviation_fn<ref_type, KeyIt, ValueIt, ValidIt, V,
-                                                              S, decltype(atomic)::value>{
+                          return squared_deviation_fn<Ref, KeyIt, ValueIt, ValidIt, V, S,
+                                                      decltype(atomic)::value>{
                               ref, keys_first, values_first, valid_first, raw(out.mean), to};
                         });
       detail::launch(what, g, detail::finish_variance_fn{raw(out.count), raw(out.variance)});
     }
   });
+}
+}  // namespace detail
+
+template <class KeyIt, class ValueIt, class ValidIt>
+aggregates<typename std::iterator_traits<KeyIt>::value_type,
+           typename std::iterator_traits<ValueIt>::value_type>
+aggregate_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, ValidIt valid_first,
+             agg which) {
+  using Key = typename std::iterator_traits<KeyIt>::value_type;
+  char const* const what = "aggregate_by";
+  aggregates<Key, typename std::iterator_traits<ValueIt>::value_type> out;
+  device_map<Key, std::uint64_t> map;
+  out.unique_keys = detail::rank_keys(what, keys_first, keys_last, map, out.rows);
+  detail::fold_aggregates(what, map.ref(), keys_first,
+                          static_cast<std::uint64_t>(keys_last - keys_first), values_first,
+                          valid_first, which, out);
   return out;
+}
+
+template <class ValueIt, class ValidIt>
+aggregates<std::uint64_t, typename std::iterator_traits<ValueIt>::value_type> aggregate_by(
+    group_numbers const& numbers, ValueIt values_first, ValidIt valid_first, agg which) {
+  char const* const what = "aggregate_by";
+  aggregates<std::uint64_t, typename std::iterator_traits<ValueIt>::value_type> out;
+  detail::translate_errors(what, [&] {
+    out.unique_keys = numbers.first_row;
+    out.rows = numbers.rows;
+  });
+  detail::fold_aggregates(
+      what, detail::numbered_rows_ref{thrust::raw_pointer_cast(numbers.of_row.data())},
+      thrust::counting_iterator<std::uint64_t>(0), numbers.of_row.size(), values_first, valid_first,
+      which, out);
+  return out;
+}
+
+template <class ValueIt>
+aggregates<std::uint64_t, typename std::iterator_traits<ValueIt>::value_type> aggregate_by(
+    group_numbers const& numbers, ValueIt values_first, agg which) {
+  return aggregate_by(numbers, values_first, thrust::constant_iterator<bool>(true), which);
 }
 
 template <class KeyIt, class ValueIt>
@@ -348,26 +421,40 @@ aggregate_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, agg which)
 }
 
 namespace detail {
-/// The host rows of `aggregate_by`'s host overloads on the backend; `valid` as bytes, or null.
-template <class Key, class V>
-aggregates<Key, V> aggregate_host_rows(std::vector<Key> const& keys, std::vector<V> const& values,
-                                       std::vector<bool> const* valid, agg which) {
+/**
+ * Runs `aggregate(values_first, valid_first)` on n host rows moved to the backend: `values`, and
+ * `valid` as bytes (all true when null). `rows_are` names what gave the n rows, for the message.
+ * @throw std::invalid_argument unless `values` (and `valid`) hold n entries
+ */
+template <class V, class F>
+auto with_host_values(std::size_t n, char const* rows_are, std::vector<V> const& values,
+                      std::vector<bool> const* valid, F aggregate) {
   char const* const what = "aggregate_by";
-  if (keys.size() != values.size() || (valid != nullptr && valid->size() != keys.size())) {
+  if (values.size() != n || (valid != nullptr && valid->size() != n)) {
     throw std::invalid_argument(
-        "bulkmap::aggregate_by: " + std::to_string(keys.size()) + " keys, " +
+        std::string("bulkmap::aggregate_by: ") + std::to_string(n) + " " + rows_are + ", " +
         std::to_string(values.size()) + " values" +
         (valid != nullptr ? ", " + std::to_string(valid->size()) + " validity flags" : "") +
         ": one of each per row");
   }
   thrust::device_allocator<char> const alloc;
-  host_input<Key, thrust::device_allocator<char>> const k(what, keys, alloc);
   host_input<V, thrust::device_allocator<char>> const v(what, values, alloc);
-  auto const last = k.begin() + static_cast<std::ptrdiff_t>(keys.size());
-  if (valid == nullptr) return aggregate_by(k.begin(), last, v.begin(), which);
+  if (valid == nullptr) return aggregate(v.begin(), thrust::constant_iterator<bool>(true));
   std::vector<std::uint8_t> const bytes(valid->begin(), valid->end());
   host_input<std::uint8_t, thrust::device_allocator<char>> const f(what, bytes, alloc);
-  return aggregate_by(k.begin(), last, v.begin(), f.begin(), which);
+  return aggregate(v.begin(), f.begin());
+}
+
+/// `aggregate_by` of host keys and values (and flags, unless null).
+template <class Key, class V>
+aggregates<Key, V> aggregate_host_rows(std::vector<Key> const& keys, std::vector<V> const& values,
+                                       std::vector<bool> const* valid, agg which) {
+  return with_host_values(keys.size(), "keys", values, valid, [&](auto v, auto f) {
+    host_input<Key, thrust::device_allocator<char>> const k("aggregate_by", keys,
+                                                            thrust::device_allocator<char>{});
+    return aggregate_by(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()), v, f,
+                        which);
+  });
 }
 }  // namespace detail
 
@@ -381,6 +468,110 @@ template <class Key, class V>
 aggregates<Key, V> aggregate_by(std::vector<Key> const& keys, std::vector<V> const& values,
                                 std::vector<bool> const& valid, agg which) {
   return detail::aggregate_host_rows(keys, values, &valid, which);
+}
+
+template <class V>
+aggregates<std::uint64_t, V> aggregate_by(group_numbers const& numbers,
+                                          std::vector<V> const& values, agg which) {
+  return detail::with_host_values(
+      numbers.of_row.size(), "numbered rows", values, nullptr,
+      [&](auto v, auto f) { return aggregate_by(numbers, v, f, which); });
+}
+
+template <class V>
+aggregates<std::uint64_t, V> aggregate_by(group_numbers const& numbers,
+                                          std::vector<V> const& values,
+                                          std::vector<bool> const& valid, agg which) {
+  return detail::with_host_values(
+      numbers.of_row.size(), "numbered rows", values, &valid,
+      [&](auto v, auto f) { return aggregate_by(numbers, v, f, which); });
+}
+
+template <class KeyIt>
+group_numbers number_groups(KeyIt keys_first, KeyIt keys_last) {
+  using Key = typename std::iterator_traits<KeyIt>::value_type;
+  char const* const what = "number_groups";
+  group_numbers out;
+  device_map<Key, std::uint64_t> map;
+  detail::rank_keys(what, keys_first, keys_last, map, out.rows);
+  detail::translate_errors(
+      what, [&] { out.of_row.resize(static_cast<std::size_t>(keys_last - keys_first)); });
+  map.find(keys_first, keys_last, out.of_row.begin(), std::uint64_t{0});
+  detail::find_first_rows(what, out, out.rows.size());
+  return out;
+}
+
+template <class Key>
+group_numbers number_groups(std::vector<Key> const& keys) {
+  detail::host_input<Key, thrust::device_allocator<char>> const k("number_groups", keys,
+                                                                  thrust::device_allocator<char>{});
+  return number_groups(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()));
+}
+
+template <class BytePtr, class OffsetIt>
+group_numbers number_groups(BytePtr bytes, OffsetIt offsets_first, OffsetIt offsets_last) {
+  char const* const what = "number_groups";
+  group_numbers out;
+  string_map<std::uint64_t> map;
+  map.count(bytes, offsets_first, offsets_last);      // checks the offsets
+  string_pairs<std::uint64_t> counted = map.drain();  // capacity and arena kept: the keys fit
+  std::size_t const g = counted.values.size();
+  using keys_fn = detail::batch_key_fn<std::uint64_t const*>;
+  keys_fn const keys{thrust::raw_pointer_cast(counted.bytes.data()),
+                     thrust::raw_pointer_cast(counted.offsets.data())};
+  thrust::counting_iterator<std::uint64_t> const first(0);
+  thrust::device_vector<std::uint64_t> order;
+  detail::translate_errors(what, [&] {
+    thrust::device_vector<std::uint64_t> prefixes(g);
+    thrust::transform(thrust::device, thrust::make_transform_iterator(first, keys),
+                      thrust::make_transform_iterator(first + static_cast<std::ptrdiff_t>(g), keys),
+                      prefixes.begin(), detail::key_prefix_fn{});
+    order.assign(first, first + static_cast<std::ptrdiff_t>(g));
+    thrust::sort(
+        thrust::device, order.begin(), order.end(),
+        detail::key_number_less_fn<keys_fn>{keys, thrust::raw_pointer_cast(prefixes.data())});
+    out.rows.resize(g);
+    thrust::gather(thrust::device, order.begin(), order.end(), counted.values.begin(),
+                   out.rows.begin());
+  });
+  auto const sorted = thrust::make_permutation_iterator(
+      thrust::make_transform_iterator(first, keys), order.begin());
+  map.insert(sorted, sorted + static_cast<std::ptrdiff_t>(g), first);
+  detail::translate_errors(
+      what, [&] { out.of_row.resize(static_cast<std::size_t>(offsets_last - offsets_first) - 1); });
+  map.find(bytes, offsets_first, offsets_last, out.of_row.begin(), std::uint64_t{0});
+  detail::find_first_rows(what, out, g);
+  return out;
+}
+
+inline group_numbers number_groups(string_batch const& keys) {
+  thrust::device_allocator<char> const alloc;
+  detail::host_input<unsigned char, thrust::device_allocator<char>> const b(
+      "number_groups", reinterpret_cast<unsigned char const*>(keys.bytes.data()), keys.bytes.size(),
+      alloc);
+  detail::host_input<std::uint64_t, thrust::device_allocator<char>> const o("number_groups",
+                                                                            keys.offsets, alloc);
+  return number_groups(b.data(), o.begin(),
+                       o.begin() + static_cast<std::ptrdiff_t>(keys.offsets.size()));
+}
+
+inline group_numbers combine_groups(group_numbers const& major, group_numbers const& minor) {
+  std::uint64_t const n = major.of_row.size();
+  if (minor.of_row.size() != n) {
+    throw std::invalid_argument("bulkmap::combine_groups: the numberings have " +
+                                std::to_string(n) + " and " + std::to_string(minor.of_row.size()) +
+                                " rows");
+  }
+  std::uint64_t const g = minor.size();
+  if (g != 0 && major.size() > std::numeric_limits<std::uint64_t>::max() / g) {
+    throw std::length_error("bulkmap::combine_groups: " + std::to_string(major.size()) + " x " +
+                            std::to_string(g) + " pairs of groups exceed 64-bit numbers");
+  }
+  auto const pairs = thrust::make_transform_iterator(
+      thrust::counting_iterator<std::uint64_t>(0),
+      detail::pair_number_fn{thrust::raw_pointer_cast(major.of_row.data()),
+                             thrust::raw_pointer_cast(minor.of_row.data()), g});
+  return number_groups(pairs, pairs + static_cast<std::ptrdiff_t>(n));
 }
 
 BULKMAP_NAMESPACE_END

@@ -6,6 +6,7 @@
 
 #include <thrust/functional.h>
 
+#include <bulkmap/bytes.hpp>
 #include <bulkmap/config.hpp>
 #include <bulkmap/detail/table.hpp>
 #include <bulkmap/kernels/accumulate.hpp>
@@ -33,6 +34,63 @@ struct group_scatter_fn {
     std::uint64_t const at =
         atomic_ref_t<std::uint64_t>(cursors[g]).fetch_add(1, cuda::std::memory_order_relaxed);
     rows[at] = i;
+  }
+};
+
+/**
+ * The groups of numbered rows (`group_numbers`) in the shape of a `device_map_ref` from keys to
+ * group numbers, the key being the row's own number: with counting keys, the per-row functors
+ * below run unchanged on groups numbered beforehand (byte strings, several key columns).
+ */
+struct numbered_rows_ref {
+  std::uint64_t const* of_row;  ///< row i's group
+
+  BULKMAP_HOST_DEVICE std::uint64_t const* find(std::uint64_t row) const noexcept {
+    return of_row + row;
+  }
+};
+
+/// Each group's least row: row i lowers `first_row[of_row[i]]` (which starts at ~0) to i. The
+/// plain read first skips the atomic for all but the rows that lower it.
+struct first_row_fn {
+  std::uint64_t const* of_row;
+  std::uint64_t* first_row;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    std::uint64_t& first = first_row[of_row[i]];
+    if (i < atomic_ref_t<std::uint64_t>(first).load(cuda::std::memory_order_relaxed)) {
+      atomic_fold(first, i, thrust::minimum<std::uint64_t>{});
+    }
+  }
+};
+
+/// The key of two group numbers together, `major * minor_groups + minor`: ascending in the
+/// lexicographic order of the pairs (`combine_groups`).
+struct pair_number_fn {
+  std::uint64_t const* major;
+  std::uint64_t const* minor;
+  std::uint64_t minor_groups;
+
+  BULKMAP_HOST_DEVICE std::uint64_t operator()(std::uint64_t i) const {
+    return major[i] * minor_groups + minor[i];
+  }
+};
+
+/// A byte string's first 8 bytes as a big-endian number (`byte_view::prefix`).
+struct key_prefix_fn {
+  BULKMAP_HOST_DEVICE std::uint64_t operator()(byte_view key) const { return key.prefix(); }
+};
+
+/// The bytewise order of keys named by their numbers (`Keys`: number to `byte_view`), their
+/// prefixes (`key_prefix_fn`) compared first so that most comparisons read no key bytes.
+template <class Keys>
+struct key_number_less_fn {
+  Keys keys;
+  std::uint64_t const* prefixes;
+
+  BULKMAP_HOST_DEVICE bool operator()(std::uint64_t a, std::uint64_t b) const {
+    if (prefixes[a] != prefixes[b]) return prefixes[a] < prefixes[b];
+    return keys(a) < keys(b);
   }
 };
 
