@@ -194,9 +194,9 @@ aggregates<Key, V> aggregate_by(std::vector<Key> const& keys, std::vector<V> con
  *
  * Example: SQL's `SELECT a, b, SUM(v) ... GROUP BY a, b` with a byte-string column a.
  * @code
- * auto g = bulkmap::combine_groups(bulkmap::number_groups(a_bytes, a_offsets.begin(),
- *                                                         a_offsets.end()),
- *                                  bulkmap::number_groups(b.begin(), b.end()));
+ * auto g = bulkmap::combine_groups(
+ *     bulkmap::number_groups(a_bytes, a_offsets.begin(), a_offsets.end()),
+ *     bulkmap::number_groups(b.begin(), b.end()));
  * auto s = bulkmap::aggregate_by(g, v.begin(), bulkmap::agg::sum);
  * // group i: key (a[s.unique_keys[i]], b[s.unique_keys[i]]), sum s.sum[i]
  * @endcode
@@ -247,17 +247,26 @@ group_numbers number_groups(BytePtr bytes, OffsetIt offsets_first, OffsetIt offs
 inline group_numbers number_groups(string_batch const& keys);
 
 /**
- * @brief The groups of two key columns together (a multi-column key): rows whose groups agree in
- * both share a group, numbered in the lexicographic order of the pairs (`major` first): the order
- * of the keys, column by column. For more columns, `combine_groups(combine_groups(a, b), c)`. The
- * pair of numbers is hashed as one 64-bit key (`major * minor.size() + minor`) and numbered as
- * `number_groups` does. O(n + G log G). Waits for completion.
- * @throw std::invalid_argument if the two numberings differ in their number of rows
- * @throw std::length_error if the product of their group counts exceeds 2^64 - 1 (which needs
- * more than 2^32 rows)
+ * @brief The groups of several key columns together (a multi-column key): rows whose groups agree
+ * in every column share a group, numbered in the lexicographic order of the tuples (the first
+ * column major): the order of the keys, column by column.
+ *
+ * The columns' numbers are joined as digits of one mixed-radix 64-bit key (`a * b.size() + b`,
+ * and so on while the product of the group counts fits; past that, the key so far is numbered
+ * first and its numbers become the next digit). When that product is at most the number of rows
+ * (or 2^16), the key indexes an array of counters directly, with no hashing; otherwise it is
+ * numbered as `number_groups` numbers 64-bit keys. O(n × columns + G log G). Waits for completion.
+ * Memory: 8 bytes per row for the key, and the counters (16 bytes per possible key) or the map.
+ * @throw std::invalid_argument if the numberings differ in their number of rows, or none is given
+ * @throw std::length_error if two group counts multiply past 2^64 - 1 (more than 2^32 rows)
  * @throw bulkmap::out_of_memory if an allocation fails
  */
-inline group_numbers combine_groups(group_numbers const& major, group_numbers const& minor);
+inline group_numbers combine_groups(std::vector<group_numbers> const& columns);
+
+/// `combine_groups` of two or more numberings given as arguments, the first major.
+template <class... More>
+group_numbers combine_groups(group_numbers const& major, group_numbers const& minor,
+                             More const&... more);
 
 /**
  * @brief `group_by` over rows numbered beforehand (`number_groups`, `combine_groups`): value i

@@ -15,6 +15,8 @@
 #include <thrust/scan.h>
 #include <thrust/sort.h>
 #include <thrust/transform.h>
+#include <thrust/transform_reduce.h>
+#include <thrust/transform_scan.h>
 
 #include <algorithm>
 #include <bulkmap/detail/backend.hpp>
@@ -508,9 +510,42 @@ group_numbers number_groups(std::vector<Key> const& keys) {
   return number_groups(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(keys.size()));
 }
 
+namespace detail {
+/// `number_groups` of the n keys `keys` (number to `byte_view`), each shorter than
+/// sizeof(Word) bytes, as integers of the same order (`pack_short_key_fn`).
+template <class Word, class Keys>
+group_numbers number_short_keys(char const* what, Keys keys, std::uint64_t n) {
+  thrust::device_vector<Word> packed;
+  translate_errors(what, [&] {
+    packed.resize(n);
+    thrust::counting_iterator<std::uint64_t> const first(0);
+    thrust::transform(thrust::device, first, first + static_cast<std::ptrdiff_t>(n), packed.begin(),
+                      pack_short_key_fn<Word, Keys>{keys});
+  });
+  return number_groups(packed.begin(), packed.end());
+}
+}  // namespace detail
+
 template <class BytePtr, class OffsetIt>
 group_numbers number_groups(BytePtr bytes, OffsetIt offsets_first, OffsetIt offsets_last) {
   char const* const what = "number_groups";
+  // Keys of at most 15 bytes (the common case: codes, identifiers, words) go as 8- or 16-byte
+  // integers of the same order, through the map of fixed-size keys: no key bytes to store, hash
+  // or compare. Decreasing offsets look like huge keys here; the string map rejects them below.
+  if (offsets_last - offsets_first >= 1) {
+    std::uint64_t const n = static_cast<std::uint64_t>(offsets_last - offsets_first) - 1;
+    auto const offsets = thrust::make_transform_iterator(offsets_first, detail::offset_as_u64{});
+    detail::batch_key_fn<decltype(offsets)> const keys{detail::raw_bytes(bytes), offsets};
+    thrust::counting_iterator<std::uint64_t> const first(0);
+    std::uint64_t const longest = detail::translate_errors(what, [&] {
+      return thrust::transform_reduce(
+          thrust::device, thrust::make_transform_iterator(first, keys),
+          thrust::make_transform_iterator(first + static_cast<std::ptrdiff_t>(n), keys),
+          detail::key_size_fn{}, std::uint64_t{0}, thrust::maximum<std::uint64_t>{});
+    });
+    if (longest < 8) return detail::number_short_keys<std::uint64_t>(what, keys, n);
+    if (longest < 16) return detail::number_short_keys<unsigned __int128>(what, keys, n);
+  }
   group_numbers out;
   string_map<std::uint64_t> map;
   map.count(bytes, offsets_first, offsets_last);      // checks the offsets
@@ -555,23 +590,90 @@ inline group_numbers number_groups(string_batch const& keys) {
                        o.begin() + static_cast<std::ptrdiff_t>(keys.offsets.size()));
 }
 
-inline group_numbers combine_groups(group_numbers const& major, group_numbers const& minor) {
-  std::uint64_t const n = major.of_row.size();
-  if (minor.of_row.size() != n) {
-    throw std::invalid_argument("bulkmap::combine_groups: the numberings have " +
-                                std::to_string(n) + " and " + std::to_string(minor.of_row.size()) +
-                                " rows");
+namespace detail {
+/**
+ * Numbers the rows by `keys`, each below `range`: through an array of `range` counters indexed by
+ * the key when `range` is small (at most the rows, or 2^16), else as `number_groups` does.
+ */
+inline group_numbers number_bounded_keys(char const* what,
+                                         thrust::device_vector<std::uint64_t> const& keys,
+                                         std::uint64_t range) {
+  std::uint64_t const n = keys.size();
+  if (range > std::max<std::uint64_t>(n, std::uint64_t{1} << 16)) {
+    return number_groups(keys.begin(), keys.end());
   }
-  std::uint64_t const g = minor.size();
-  if (g != 0 && major.size() > std::numeric_limits<std::uint64_t>::max() / g) {
-    throw std::length_error("bulkmap::combine_groups: " + std::to_string(major.size()) + " x " +
-                            std::to_string(g) + " pairs of groups exceed 64-bit numbers");
+  group_numbers out;
+  std::uint64_t g = 0;
+  translate_errors(what, [&] {
+    thrust::device_vector<std::uint64_t> counts(range, 0);
+    std::uint64_t const* const k = thrust::raw_pointer_cast(keys.data());
+    launch(what, n, count_at_fn{k, thrust::raw_pointer_cast(counts.data())});
+    thrust::device_vector<std::uint64_t> rank(range);
+    thrust::transform_exclusive_scan(thrust::device, counts.begin(), counts.end(), rank.begin(),
+                                     is_nonzero_fn{}, std::uint64_t{0},
+                                     thrust::plus<std::uint64_t>{});
+    g = range == 0 ? 0 : rank.back() + (counts.back() != 0 ? 1 : 0);
+    out.rows.resize(g);
+    thrust::copy_if(thrust::device, counts.begin(), counts.end(), out.rows.begin(),
+                    is_nonzero_fn{});
+    out.of_row.resize(n);
+    thrust::gather(thrust::device, keys.begin(), keys.end(), rank.begin(), out.of_row.begin());
+  });
+  find_first_rows(what, out, g);
+  return out;
+}
+}  // namespace detail
+
+namespace detail {
+/// `combine_groups` of the numberings `columns` points to.
+inline group_numbers combine_columns(std::vector<group_numbers const*> const& columns) {
+  char const* const what = "combine_groups";
+  if (columns.empty()) throw std::invalid_argument("bulkmap::combine_groups: no numberings");
+  std::uint64_t const n = columns.front()->of_row.size();
+  for (group_numbers const* c : columns) {
+    if (c->of_row.size() != n) {
+      throw std::invalid_argument("bulkmap::combine_groups: the numberings have " +
+                                  std::to_string(n) + " and " + std::to_string(c->of_row.size()) +
+                                  " rows");
+    }
   }
-  auto const pairs = thrust::make_transform_iterator(
-      thrust::counting_iterator<std::uint64_t>(0),
-      detail::pair_number_fn{thrust::raw_pointer_cast(major.of_row.data()),
-                             thrust::raw_pointer_cast(minor.of_row.data()), g});
-  return number_groups(pairs, pairs + static_cast<std::ptrdiff_t>(n));
+  std::uint64_t constexpr most = std::numeric_limits<std::uint64_t>::max();
+  thrust::device_vector<std::uint64_t> keys;
+  translate_errors(what, [&] { keys = columns.front()->of_row; });
+  std::uint64_t range = columns.front()->size();  // every key is below it
+  for (std::size_t c = 1; c < columns.size(); ++c) {
+    std::uint64_t const g = columns[c]->size();
+    if (g != 0 && range > most / g) {  // the next digit would overflow: number the key so far
+      group_numbers const partial = number_bounded_keys(what, keys, range);
+      range = partial.size();
+      translate_errors(what, [&] { keys = partial.of_row; });
+      if (g != 0 && range > most / g) {
+        throw std::length_error("bulkmap::combine_groups: " + std::to_string(range) + " x " +
+                                std::to_string(g) + " pairs of groups exceed 64-bit numbers");
+      }
+    }
+    translate_errors(what, [&] {
+      thrust::transform(thrust::device, keys.begin(), keys.end(), columns[c]->of_row.begin(),
+                        keys.begin(), append_digit_fn{g});
+    });
+    range *= g;
+  }
+  return number_bounded_keys(what, keys, range);
+}
+}  // namespace detail
+
+inline group_numbers combine_groups(std::vector<group_numbers> const& columns) {
+  std::vector<group_numbers const*> pointers;
+  for (group_numbers const& c : columns) pointers.push_back(&c);
+  return detail::combine_columns(pointers);
+}
+
+template <class... More>
+group_numbers combine_groups(group_numbers const& major, group_numbers const& minor,
+                             More const&... more) {
+  static_assert((std::is_same_v<More, group_numbers> && ...),
+                "bulkmap::combine_groups: every argument must be a bulkmap::group_numbers");
+  return detail::combine_columns({&major, &minor, &more...});
 }
 
 BULKMAP_NAMESPACE_END

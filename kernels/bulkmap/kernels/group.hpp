@@ -64,21 +64,59 @@ struct first_row_fn {
   }
 };
 
-/// The key of two group numbers together, `major * minor_groups + minor`: ascending in the
-/// lexicographic order of the pairs (`combine_groups`).
-struct pair_number_fn {
-  std::uint64_t const* major;
-  std::uint64_t const* minor;
-  std::uint64_t minor_groups;
+/// A mixed-radix key with one digit more, of base `base`: `key * base + digit`. Ascending in
+/// the lexicographic order of the digits (`combine_groups`).
+struct append_digit_fn {
+  std::uint64_t base;
 
-  BULKMAP_HOST_DEVICE std::uint64_t operator()(std::uint64_t i) const {
-    return major[i] * minor_groups + minor[i];
+  BULKMAP_HOST_DEVICE std::uint64_t operator()(std::uint64_t key, std::uint64_t digit) const {
+    return key * base + digit;
   }
+};
+
+/// Counts row i at its key: `counts[keys[i]] += 1` (combined per warp on a GPU first).
+struct count_at_fn {
+  std::uint64_t const* keys;
+  std::uint64_t* counts;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    grouped_fold(counts[keys[i]], std::uint64_t{1}, thrust::plus<std::uint64_t>{});
+  }
+};
+
+/// 1 for a nonzero count, else 0 (as a predicate: whether it is nonzero).
+struct is_nonzero_fn {
+  BULKMAP_HOST_DEVICE std::uint64_t operator()(std::uint64_t x) const { return x != 0 ? 1 : 0; }
 };
 
 /// A byte string's first 8 bytes as a big-endian number (`byte_view::prefix`).
 struct key_prefix_fn {
   BULKMAP_HOST_DEVICE std::uint64_t operator()(byte_view key) const { return key.prefix(); }
+};
+
+/**
+ * Key i of a batch (`Keys`: number to `byte_view`) of fewer than sizeof(Word) bytes, packed into
+ * one integer whose order is the keys' bytewise order: the bytes big-endian from the top, zeros
+ * after them, and the length in the lowest byte (which breaks the tie between a key and the same
+ * key with NUL bytes appended, shorter first).
+ */
+template <class Word, class Keys>
+struct pack_short_key_fn {
+  Keys keys;
+
+  BULKMAP_HOST_DEVICE Word operator()(std::uint64_t i) const {
+    byte_view const key = keys(i);
+    Word w = 0;
+    for (std::uint64_t j = 0; j + 1 < sizeof(Word); ++j) {
+      w = (w << 8) | (j < key.size ? key.data[j] : 0u);
+    }
+    return (w << 8) | static_cast<Word>(key.size);
+  }
+};
+
+/// A key's length in bytes.
+struct key_size_fn {
+  BULKMAP_HOST_DEVICE std::uint64_t operator()(byte_view key) const { return key.size; }
 };
 
 /// The bytewise order of keys named by their numbers (`Keys`: number to `byte_view`), their
