@@ -2,13 +2,14 @@
  * @file bulkmap_cli.cpp
  * @brief The `bulkmap` command-line tool: `bulkmap count` counts k-mers of FASTA/FASTQ input or
  * integers of text input in a `bulkmap::device_map`, or words of text input in a
- * `bulkmap::string_map`, streaming the input in chunks.
+ * `bulkmap::string_map`, streaming the input in chunks; `bulkmap group` groups the records of a
+ * CSV file by key columns, with aggregates and lists per group (SQL's GROUP BY).
  *
  * This file parses the command line and picks the engine (`--backend`); it is plain C++, compiled
- * by the host compiler. The counting runs in an engine (count_engine.inl): every binary holds the
- * omp engine (all CPU cores), and a cuda build also holds the cuda engine (k-mers are extracted
- * and counted on the GPU). `--backend auto` takes cuda when the binary holds it and a GPU is
- * present, else omp.
+ * by the host compiler. The counting and grouping run in engines (count_engine.inl,
+ * group_engine.inl): every binary holds the omp engines (all CPU cores), and a cuda build also
+ * holds the cuda engines (k-mers are extracted and counted on the GPU). `--backend auto` takes cuda
+ * when the binary holds it and a GPU is present, else omp.
  *
  * Exit codes: 0 success (and `--help`); 1 bad input, or a failed read, write or device call;
  * 2 bad usage. Every error is one line on stderr; stdout receives nothing unless every input was
@@ -17,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -28,6 +30,7 @@
 
 #include "cli_error.hpp"
 #include "count.hpp"
+#include "group.hpp"
 #include "kmer.hpp"
 #include "text_input.hpp"
 
@@ -78,19 +81,28 @@ constexpr char const* built_backends = "omp";
  * @throw usage_error for cuda in a binary built without it
  * @throw input_error for cuda where no GPU can run it
  */
-count_engine const& pick_engine(std::string const& backend) {
+count_engine const& pick_engine(std::string const& backend, std::string const& command) {
   if (backend == "omp") return omp_engine;
 #if defined(BULKMAP_CLI_HAVE_CUDA)
   std::string const why = cuda_engine.unavailable();
   if (backend == "auto") return why.empty() ? cuda_engine : omp_engine;
-  if (!why.empty()) throw input_error("count: --backend cuda: " + why);
+  if (!why.empty()) throw input_error(command + ": --backend cuda: " + why);
   return cuda_engine;
 #else
   if (backend == "auto") return omp_engine;
-  throw usage_error(
-      "count: this bulkmap was built without the cuda backend; to use it, rebuild with cmake -S "
-      ". -B build -DBULKMAP_BACKEND=cuda");
+  throw usage_error(command +
+                    ": this bulkmap was built without the cuda backend; to use it, rebuild with "
+                    "cmake -S . -B build -DBULKMAP_BACKEND=cuda");
 #endif
+}
+
+/// The grouping engine of the backend `engine` runs on.
+group_engine const& group_engine_of(count_engine const& engine) {
+#if defined(BULKMAP_CLI_HAVE_CUDA)
+  if (&engine == &cuda_engine) return cuda_group_engine;
+#endif
+  (void)engine;
+  return omp_group_engine;
 }
 
 /**
@@ -124,7 +136,7 @@ std::vector<std::string> expand_inputs(std::vector<std::string> const& files, bo
 
 int run_count(count_options options) {
   check_options(options);
-  count_engine const& engine = pick_engine(options.backend);
+  count_engine const& engine = pick_engine(options.backend, "count");
   options.files = expand_inputs(options.files, options.recursive);
   for (auto const& path : options.files) text_input::check_readable(path);
   output_sink out(options.output);
@@ -141,6 +153,23 @@ int run_count(count_options options) {
   return 0;
 }
 
+int run_group_command(group_options const& options) {
+  count_engine const& engine = pick_engine(options.backend, "group");
+  auto const start = std::chrono::steady_clock::now();
+  group_totals const totals = run_group(options, group_engine_of(engine));
+  double const seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string skipped;
+  if (options.skip_bad_rows) {
+    skipped = ", " + std::to_string(totals.skipped_rows) + " bad rows skipped";
+  }
+  std::fprintf(stderr, "bulkmap group: %llu rows, %llu groups%s, %.3f s, backend %s\n",
+               static_cast<unsigned long long>(totals.rows),
+               static_cast<unsigned long long>(totals.groups), skipped.c_str(), seconds,
+               engine.describe().c_str());
+  return 0;
+}
+
 /// `text` on one line (newlines become spaces).
 std::string one_line(std::string text) {
   std::replace(text.begin(), text.end(), '\n', ' ');
@@ -149,9 +178,9 @@ std::string one_line(std::string text) {
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{
-      std::string("bulkmap: count keys in bulk in a hash map (backends: ") + built_backends + ")",
-      "bulkmap"};
+  CLI::App app{std::string("bulkmap: count and group keys in bulk in a hash map (backends: ") +
+                   built_backends + ")",
+               "bulkmap"};
   app.require_subcommand(1);
   app.set_version_flag("--version",
                        std::string("bulkmap 0.1.0 (backends: ") + built_backends + ")");
@@ -221,9 +250,72 @@ int run(int argc, char** argv) {
       ->required()
       ->type_name("FILE...");
 
-  if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "count") {
+  group_options grouping;
+  CLI::App* group = app.add_subcommand(
+      "group",
+      "Group the records of a CSV file (RFC 4180, header row; gzip; '-' reads stdin) by the --by "
+      "columns and write one CSV record per group, sorted by key: the key, then the --agg "
+      "aggregates, then the --list column. An empty field is NULL: NULL keys make one group, "
+      "sorted first, and aggregates skip NULL values, as SQL does. Columns are int64, float64 or "
+      "string, inferred from their values (int64 if every value is an integer, else float64 if "
+      "every value is a number, else string) or given by --types. The whole input is held in "
+      "memory (its used columns).");
+  group->add_option("--by", grouping.by, "Key columns, major first")
+      ->required()
+      ->delimiter(',')
+      ->type_name("COL[,COL...]");
+  group
+      ->add_option("--agg", grouping.aggs,
+                   "Aggregates: count (rows), or KIND:COL with KIND one of count (non-NULL "
+                   "values), sum, mean, min, max, variance (sample), first, last (non-NULL "
+                   "values in input order); written as columns named count, KIND_COL")
+      ->delimiter(',')
+      ->type_name("AGG[,AGG...]");
+  group
+      ->add_option_function<std::string>(
+          "--list", [&grouping](std::string const& c) { grouping.list = c; },
+          "Also write each group's values of COL, in input order, joined by ';' in one quoted "
+          "field (column list_COL; NULL as an empty element)")
+      ->type_name("COL");
+  group
+      ->add_option("--types", grouping.types,
+                   "Column types instead of inference: TYPE one of int64, float64, string; a "
+                   "value that does not parse as its type is an error")
+      ->delimiter(',')
+      ->type_name("COL:TYPE[,...]");
+  group
+      ->add_option("--delimiter", grouping.delimiter,
+                   "Field delimiter of the input: one byte, or \\t for a tab (default ,); the "
+                   "output always uses ,")
+      ->type_name("C");
+  group->add_flag("--no-header", grouping.no_header,
+                  "The first record is data; the columns are named column1, column2, ...");
+  group->add_flag("--skip-bad-rows", grouping.skip_bad_rows,
+                  "Skip records whose field count differs from the header's (counted on stderr) "
+                  "instead of failing");
+  group->add_option("-o,--output", grouping.output, "Write to FILE instead of stdout")
+      ->type_name("FILE");
+  group
+      ->add_option(
+          "--backend", grouping.backend,
+          std::string("auto, cuda or omp (default auto); this binary holds ") + built_backends)
+      ->check(CLI::IsMember({"auto", "cuda", "omp"}));
+  group
+      ->add_option_function<int>(
+          "--threads", [&grouping](int const& n) { grouping.threads = n; },
+          "Threads on the omp backend (default: all cores); ignored on cuda")
+      ->type_name("N")
+      ->check(whole_number(1));
+  // For tests of chunk boundaries: what a chunk of CSV records may hold, in bytes.
+  group->add_option("--chunk-bytes", grouping.chunk_bytes, "")->group("")->check(whole_number(1));
+  group->add_option("file", grouping.file, "Input CSV file; '-' for stdin")
+      ->required()
+      ->type_name("FILE");
+
+  if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "count" &&
+      std::string_view(argv[1]) != "group") {
     throw usage_error("unknown command '" + printable(argv[1]) +
-                      "'; the only command is count (see bulkmap --help)");
+                      "'; the commands are count and group (see bulkmap --help)");
   }
   try {
     app.parse(argc, argv);
@@ -232,6 +324,7 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "bulkmap: %s (see bulkmap --help)\n", one_line(e.what()).c_str());
     return exit_usage_error;
   }
+  if (group->parsed()) return run_group_command(grouping);
   return run_count(options);
 }
 

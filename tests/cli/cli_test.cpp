@@ -1,10 +1,12 @@
 /**
  * @file cli_test.cpp
- * @brief End-to-end tests of `bulkmap count`: the binary is run on generated files and its output
- * is compared with an independent count made here (plain std::string k-mers, reverse complement
- * by string, words split byte by byte, std::map), never with output of bulkmap itself. Also every
- * error path (exit code, empty stdout, one stderr line naming file and line), a comparison with
- * jellyfish on real reads, and the word counts of 128 MiB of the Linux source tarball.
+ * @brief End-to-end tests of `bulkmap count` and `bulkmap group`: the binary is run on generated
+ * files and its output is compared with an independent count made here (plain std::string k-mers,
+ * reverse complement by string, words split byte by byte, std::map; for group, a std::map of the
+ * generated rows and a CSV parser of the test's own), never with output of bulkmap itself. Also
+ * every error path (exit code, empty stdout, one stderr line naming file and line), a comparison
+ * with jellyfish on real reads, the word counts of 128 MiB of the Linux source tarball, and
+ * group against sqlite3's GROUP BY (when sqlite3 is installed).
  *
  * BULKMAP_CLI (compile definition) is the path of the binary; the environment variable of the same
  * name overrides it, so a build can be tested after it is moved (as on a GPU machine).
@@ -19,6 +21,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -26,9 +29,11 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -1113,5 +1118,672 @@ INSTANTIATE_TEST_SUITE_P(Kmer, CliJellyfish, ::testing::Values(21, 33, 45, 63),
                          [](::testing::TestParamInfo<int> const& info) {
                            return "k" + std::to_string(info.param);
                          });
+
+// -------------------------------------------------------------------------------------------------
+// group: CSV records grouped by key columns, against a std::map reference
+// -------------------------------------------------------------------------------------------------
+
+using csv_field = std::optional<std::string>;  // nullopt: an empty field (NULL)
+using csv_records = std::vector<std::vector<csv_field>>;
+
+/// Parses RFC 4180 CSV as bulkmap writes it (',', LF or CRLF; quoted fields), independently of
+/// the reader under test. An empty field, quoted or not, is nullopt.
+csv_records parse_csv(std::string const& text) {
+  csv_records records;
+  std::vector<csv_field> record;
+  std::string field;
+  auto const end_field = [&] {
+    record.push_back(field.empty() ? csv_field() : csv_field(field));
+    field.clear();
+  };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    char const c = text[i];
+    if (c == '"' && field.empty()) {
+      for (++i; i < text.size(); ++i) {
+        if (text[i] != '"') {
+          field += text[i];
+        } else if (i + 1 < text.size() && text[i + 1] == '"') {
+          field += '"';
+          ++i;
+        } else {
+          break;
+        }
+      }
+      ++i;
+    } else if (c == ',') {
+      end_field();
+      ++i;
+    } else if (c == '\n' || (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) {
+      if (c == '\r') ++i;  // CRLF (sqlite3's csv mode)
+      end_field();
+      records.push_back(std::move(record));
+      record.clear();
+      ++i;
+    } else {
+      field += c;
+      ++i;
+    }
+  }
+  if (!field.empty() || !record.empty()) {
+    end_field();
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+/// A generated table. Columns: id (unique int), one (the same string in every row), ks, ki, kf
+/// (string, int and float keys), vi, vf, vs (values), junk (never used). NULLs everywhere but id
+/// and one.
+struct csv_table {
+  std::vector<std::int64_t> id;
+  std::vector<std::optional<std::string>> ks, vs, junk;
+  std::vector<std::optional<std::int64_t>> ki, vi;
+  std::vector<std::optional<double>> kf, vf;
+  std::vector<std::uint64_t> lines;  ///< line each record starts on
+
+  [[nodiscard]] std::size_t size() const { return id.size(); }
+};
+
+/// Strings that need quoting (delimiter, quote, LF, CRLF), spaces, a NUL, bytes >= 0x80, prefixes
+/// of each other; none of them a number.
+std::vector<std::string> const group_words = {
+    "alpha",    "a", "ab",       "a,b",  "say \"hi\"", "two\nlines", "crlf\r\nx",
+    " spaced ", "Z", "\xc3\xbc", "\xff", "x;y",        "nul\0in"};
+
+csv_table random_csv_table(std::mt19937_64& rng, std::size_t rows, bool with_nul = true) {
+  auto const word = [&] {
+    std::string w = group_words[rng() % (group_words.size() - (with_nul ? 0 : 1))];
+    if (w == "nul") w = std::string("nul\0in", 6);
+    return w;
+  };
+  static double const float_keys[] = {-2.5, -1.0, -0.0, 0.0, 0.5, 3.25, 1e10, 7.125};
+  auto const null = [&] { return rng() % 6 == 0; };
+  csv_table t;
+  for (std::size_t i = 0; i < rows; ++i) {
+    t.id.push_back(static_cast<std::int64_t>(i * 7 % rows) - 5);  // unique: 7 and rows coprime
+    t.ks.push_back(null() ? std::nullopt : std::optional<std::string>(word()));
+    t.ki.push_back(null() ? std::nullopt
+                          : std::optional<std::int64_t>(static_cast<std::int64_t>(rng() % 9) - 4));
+    t.kf.push_back(null() ? std::nullopt : std::optional<double>(float_keys[rng() % 8]));
+    t.vi.push_back(null() ? std::nullopt
+                          : std::optional<std::int64_t>(
+                                static_cast<std::int64_t>(rng() % 2000000001) - 1000000000));
+    t.vf.push_back(
+        null() ? std::nullopt
+               : std::optional<double>(std::uniform_real_distribution<double>(-1000, 1000)(rng)));
+    t.vs.push_back(null() ? std::nullopt
+                          : std::optional<std::string>(word() + std::to_string(rng() % 5)));
+    t.junk.push_back(null() ? std::nullopt : std::optional<std::string>(word() + "\"junk"));
+  }
+  // The keys' and values' types as the test expects them inferred: kf and vf need a value that
+  // is not an integer (vf has one almost surely).
+  t.kf[0] = 0.5;
+  return t;
+}
+
+std::string format_double(double x) {
+  char text[40];
+  std::snprintf(text, sizeof text, "%.17g", x);
+  return text;
+}
+
+/// Writes `t` as CSV with `delimiter`: fields quoted where they must be and at random elsewhere,
+/// NULL as an empty field (quoted or not), LF or CRLF line ends, blank lines here and there
+/// (unless `blank_lines` is false: sqlite3 reads them as records).
+/// Records each row's line in `t.lines`.
+std::string write_csv_table(csv_table& t, std::mt19937_64& rng, char delimiter = ',',
+                            bool header = true, bool blank_lines = true) {
+  std::string text;
+  std::uint64_t line = 1;
+  auto const put = [&](std::string const& s) {
+    text += s;
+    line += static_cast<std::uint64_t>(std::count(s.begin(), s.end(), '\n'));
+  };
+  auto const field = [&](std::optional<std::string> const& f) {
+    bool const must =
+        f && f->find_first_of(std::string{delimiter, '"', '\r', '\n'}) != std::string::npos;
+    if (!must && rng() % 5 != 0) return put(f.value_or(""));
+    std::string q = "\"";
+    for (char c : f.value_or("")) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    put(q + "\"");
+  };
+  auto const end_record = [&] {
+    put(rng() % 2 == 0 ? "\n" : "\r\n");
+    if (blank_lines && rng() % 20 == 0) put("\n");
+  };
+  auto const number = [](auto const& v) -> std::optional<std::string> {
+    if (!v) return std::nullopt;
+    if constexpr (std::is_same_v<std::decay_t<decltype(*v)>, double>) {
+      return format_double(*v);
+    } else {
+      return std::to_string(*v);
+    }
+  };
+  std::string const d(1, delimiter);
+  if (header) {
+    put("id" + d + "one" + d + "ks" + d + "ki" + d + "kf" + d + "vi" + d + "vf" + d + "vs" + d +
+        "junk");
+    end_record();
+  }
+  t.lines.clear();
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    t.lines.push_back(line);
+    std::optional<std::string> const fields[] = {
+        std::to_string(t.id[i]), std::string("same"), t.ks[i], number(t.ki[i]), number(t.kf[i]),
+        number(t.vi[i]),         number(t.vf[i]),     t.vs[i], t.junk[i]};
+    for (std::size_t c = 0; c < 9; ++c) {
+      if (c > 0) put(d);
+      field(fields[c]);
+    }
+    if (i + 1 < t.size() || rng() % 2 == 0) end_record();
+  }
+  return text;
+}
+
+/// One key cell of the reference: NULL first, then by typed value (strings bytewise).
+struct key_cell {
+  int type = 0;  ///< 0 string, 1 int64, 2 float64
+  bool null = true;
+  std::string s;
+  std::int64_t i = 0;
+  double f = 0;
+
+  bool operator<(key_cell const& o) const {
+    if (null != o.null) return null;
+    if (null) return false;
+    if (type == 0) return s < o.s;  // std::string compares as unsigned bytes, as memcmp
+    return type == 1 ? i < o.i : f < o.f;
+  }
+};
+
+/// What one output field must be.
+struct expected_cell {
+  enum kind { null, text, integer, real_exact, real_near } what = null;
+  std::string s;
+  std::int64_t i = 0;
+  long double f = 0;
+  long double scale = 1;  ///< real_near: the tolerance is 1e-9 * scale
+};
+
+expected_cell text_cell(std::string s) { return {expected_cell::text, std::move(s)}; }
+expected_cell int_cell(std::int64_t i) { return {expected_cell::integer, {}, i}; }
+expected_cell real_cell(long double f, long double scale = 0) {
+  return {scale > 0 ? expected_cell::real_near : expected_cell::real_exact,
+          {},
+          0,
+          f,
+          std::max<long double>(scale, 1)};
+}
+
+/// A group's rows, as the reference gathers them.
+struct group_rows {
+  std::uint64_t rows = 0;
+  std::vector<std::int64_t> vi;
+  std::vector<double> vf;
+  std::vector<std::string> vs;
+  std::string list;  ///< vs of every row, joined by ';' (NULL as "")
+};
+
+key_cell key_of(csv_table const& t, std::string const& column, std::size_t row) {
+  key_cell k;
+  if (column == "ks") {
+    k.null = !t.ks[row];
+    k.s = t.ks[row].value_or("");
+  } else if (column == "ki" || column == "id") {
+    k.type = 1;
+    k.null = column == "ki" && !t.ki[row];
+    k.i = column == "id" ? t.id[row] : t.ki[row].value_or(0);
+  } else if (column == "kf") {
+    k.type = 2;
+    k.null = !t.kf[row];
+    k.f = t.kf[row].value_or(0);
+  } else {  // one
+    k.null = false;
+    k.s = "same";
+  }
+  return k;
+}
+
+/// The aggregates the tests ask for, and what each must be for a group.
+struct agg_case {
+  std::string spec;
+  std::string header;
+  expected_cell (*expect)(group_rows const&);
+};
+
+template <class V>
+long double sum_of(std::vector<V> const& v) {
+  long double s = 0;
+  for (V x : v) s += x;
+  return s;
+}
+template <class V>
+long double abs_sum_of(std::vector<V> const& v) {
+  long double s = 0;
+  for (V x : v) s += x < 0 ? -static_cast<long double>(x) : x;
+  return s;
+}
+template <class V>
+expected_cell variance_of(std::vector<V> const& v) {
+  if (v.size() < 2) return {};
+  long double const mean = sum_of(v) / v.size();
+  long double squares = 0;
+  for (V x : v) squares += (x - mean) * (x - mean);
+  return real_cell(squares / (v.size() - 1), squares / (v.size() - 1));
+}
+
+std::vector<agg_case> const group_aggs = {
+    {"count", "count", [](group_rows const& g) { return int_cell(g.rows); }},
+    {"count:vi", "count_vi",
+     [](group_rows const& g) { return int_cell(static_cast<std::int64_t>(g.vi.size())); }},
+    {"sum:vi", "sum_vi",
+     [](group_rows const& g) {
+       return g.vi.empty() ? expected_cell{} : int_cell(static_cast<std::int64_t>(sum_of(g.vi)));
+     }},
+    {"mean:vi", "mean_vi",
+     [](group_rows const& g) {
+       return g.vi.empty() ? expected_cell{}
+                           : real_cell(sum_of(g.vi) / g.vi.size(), abs_sum_of(g.vi) / g.vi.size());
+     }},
+    {"min:vi", "min_vi",
+     [](group_rows const& g) {
+       return g.vi.empty() ? expected_cell{}
+                           : int_cell(*std::min_element(g.vi.begin(), g.vi.end()));
+     }},
+    {"max:vi", "max_vi",
+     [](group_rows const& g) {
+       return g.vi.empty() ? expected_cell{}
+                           : int_cell(*std::max_element(g.vi.begin(), g.vi.end()));
+     }},
+    {"variance:vi", "variance_vi", [](group_rows const& g) { return variance_of(g.vi); }},
+    {"first:vi", "first_vi",
+     [](group_rows const& g) { return g.vi.empty() ? expected_cell{} : int_cell(g.vi.front()); }},
+    {"last:vi", "last_vi",
+     [](group_rows const& g) { return g.vi.empty() ? expected_cell{} : int_cell(g.vi.back()); }},
+    {"sum:vf", "sum_vf",
+     [](group_rows const& g) {
+       return g.vf.empty() ? expected_cell{} : real_cell(sum_of(g.vf), abs_sum_of(g.vf));
+     }},
+    {"mean:vf", "mean_vf",
+     [](group_rows const& g) {
+       return g.vf.empty() ? expected_cell{}
+                           : real_cell(sum_of(g.vf) / g.vf.size(), abs_sum_of(g.vf) / g.vf.size());
+     }},
+    {"min:vf", "min_vf",
+     [](group_rows const& g) {
+       return g.vf.empty() ? expected_cell{}
+                           : real_cell(*std::min_element(g.vf.begin(), g.vf.end()));
+     }},
+    {"max:vf", "max_vf",
+     [](group_rows const& g) {
+       return g.vf.empty() ? expected_cell{}
+                           : real_cell(*std::max_element(g.vf.begin(), g.vf.end()));
+     }},
+    {"variance:vf", "variance_vf", [](group_rows const& g) { return variance_of(g.vf); }},
+    {"first:vf", "first_vf",
+     [](group_rows const& g) { return g.vf.empty() ? expected_cell{} : real_cell(g.vf.front()); }},
+    {"last:vf", "last_vf",
+     [](group_rows const& g) { return g.vf.empty() ? expected_cell{} : real_cell(g.vf.back()); }},
+    {"count:vs", "count_vs",
+     [](group_rows const& g) { return int_cell(static_cast<std::int64_t>(g.vs.size())); }},
+    {"min:vs", "min_vs",
+     [](group_rows const& g) {
+       return g.vs.empty() ? expected_cell{}
+                           : text_cell(*std::min_element(g.vs.begin(), g.vs.end()));
+     }},
+    {"max:vs", "max_vs",
+     [](group_rows const& g) {
+       return g.vs.empty() ? expected_cell{}
+                           : text_cell(*std::max_element(g.vs.begin(), g.vs.end()));
+     }},
+    {"first:vs", "first_vs",
+     [](group_rows const& g) { return g.vs.empty() ? expected_cell{} : text_cell(g.vs.front()); }},
+    {"last:vs", "last_vs",
+     [](group_rows const& g) { return g.vs.empty() ? expected_cell{} : text_cell(g.vs.back()); }},
+};
+
+/// Every aggregate of `group_aggs`, as --agg takes them.
+std::string all_aggs() {
+  std::string specs;
+  for (auto const& a : group_aggs) specs += (specs.empty() ? "" : ",") + a.spec;
+  return specs;
+}
+
+/// The expected output, cell by cell (header row first): `t` grouped by `keys` with every
+/// aggregate of `group_aggs` and, with `list`, the list of vs.
+std::vector<std::vector<expected_cell>> reference_groups(csv_table const& t,
+                                                         std::vector<std::string> const& keys,
+                                                         bool list) {
+  std::map<std::vector<key_cell>, group_rows> groups;
+  for (std::size_t r = 0; r < t.size(); ++r) {
+    std::vector<key_cell> key;
+    for (auto const& k : keys) key.push_back(key_of(t, k, r));
+    group_rows& g = groups[key];
+    if (g.rows > 0) g.list += ';';
+    g.list += t.vs[r].value_or("");
+    ++g.rows;
+    if (t.vi[r]) g.vi.push_back(*t.vi[r]);
+    if (t.vf[r]) g.vf.push_back(*t.vf[r]);
+    if (t.vs[r]) g.vs.push_back(*t.vs[r]);
+  }
+  std::vector<std::vector<expected_cell>> out;
+  std::vector<expected_cell> header;
+  for (auto const& k : keys) header.push_back(text_cell(k));
+  for (auto const& a : group_aggs) header.push_back(text_cell(a.header));
+  if (list) header.push_back(text_cell("list_vs"));
+  out.push_back(header);
+  for (auto const& [key, g] : groups) {
+    std::vector<expected_cell> row;
+    for (auto const& k : key) {
+      if (k.null) {
+        row.emplace_back();
+      } else {
+        row.push_back(k.type == 0 ? text_cell(k.s) : k.type == 1 ? int_cell(k.i) : real_cell(k.f));
+      }
+    }
+    for (auto const& a : group_aggs) row.push_back(a.expect(g));
+    if (list) row.push_back(g.list.empty() ? expected_cell{} : text_cell(g.list));
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+/// Compares bulkmap's output with the reference, cell by cell; reports the first difference.
+::testing::AssertionResult same_groups(std::string const& output,
+                                       std::vector<std::vector<expected_cell>> const& expected) {
+  csv_records const got = parse_csv(output);
+  if (got.size() != expected.size()) {
+    return ::testing::AssertionFailure()
+           << "output has " << got.size() << " records, expected " << expected.size();
+  }
+  for (std::size_t r = 0; r < got.size(); ++r) {
+    if (got[r].size() != expected[r].size()) {
+      return ::testing::AssertionFailure() << "record " << r << " has " << got[r].size()
+                                           << " fields, expected " << expected[r].size();
+    }
+    for (std::size_t c = 0; c < got[r].size(); ++c) {
+      csv_field const& f = got[r][c];
+      expected_cell const& e = expected[r][c];
+      bool ok = false;
+      switch (e.what) {
+        case expected_cell::null:
+          ok = !f;
+          break;
+        case expected_cell::text:
+          ok = f && *f == e.s;
+          break;
+        case expected_cell::integer:
+          ok = f && *f == std::to_string(e.i);
+          break;
+        case expected_cell::real_exact:
+          ok = f && std::strtod(f->c_str(), nullptr) == static_cast<double>(e.f);
+          break;
+        case expected_cell::real_near: {
+          long double const x = f ? std::strtold(f->c_str(), nullptr) : 0;
+          ok = f && (x - e.f <= 1e-9L * e.scale && e.f - x <= 1e-9L * e.scale);
+        }
+      }
+      if (!ok) {
+        return ::testing::AssertionFailure()
+               << "record " << r << ", field " << c << " (" << (expected[0][c].s) << "): got "
+               << (f ? "'" + *f + "'" : std::string("NULL")) << ", expected "
+               << (e.what == expected_cell::null      ? std::string("NULL")
+                   : e.what == expected_cell::text    ? "'" + e.s + "'"
+                   : e.what == expected_cell::integer ? std::to_string(e.i)
+                                                      : format_double(static_cast<double>(e.f)));
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+/// The "N rows, G groups" numbers of the group summary line.
+std::pair<std::uint64_t, std::uint64_t> group_summary(std::string const& err) {
+  unsigned long long rows = 0, groups = 0;
+  auto const at = err.find("bulkmap group: ");
+  if (at != std::string::npos) {
+    std::sscanf(err.c_str() + at, "bulkmap group: %llu rows, %llu groups", &rows, &groups);
+  }
+  return {rows, groups};
+}
+
+TEST_F(Cli, GroupRandomCsvEveryKeyKindAndAggregate) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  csv_table t = random_csv_table(rng_, 1500);
+  write_file(path("t.csv"), write_csv_table(t, rng_));
+  std::vector<std::vector<std::string>> const key_sets = {
+      {"ks"}, {"ki"}, {"kf"}, {"ks", "ki"}, {"kf", "ks", "ki"}, {"one"}, {"id"}};
+  for (auto const& keys : key_sets) {
+    std::string by;
+    for (auto const& k : keys) by += (by.empty() ? "" : ",") + k;
+    for (char const* chunk : {"", " --chunk-bytes 1", " --chunk-bytes 5000"}) {
+      SCOPED_TRACE("--by " + by + chunk);
+      auto const result = run("group --by " + by + " --agg " + all_aggs() + " --list vs" + chunk +
+                              " " + quote(path("t.csv")));
+      EXPECT_SUCCESS(result);
+      auto const expected = reference_groups(t, keys, true);
+      EXPECT_TRUE(same_groups(result.out, expected));
+      EXPECT_EQ(group_summary(result.err),
+                std::make_pair(std::uint64_t{t.size()}, std::uint64_t{expected.size() - 1}));
+    }
+  }
+}
+
+TEST_F(Cli, GroupSingleGroupAndOneGroupPerRow) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  csv_table t = random_csv_table(rng_, 300);
+  write_file(path("t.csv"), write_csv_table(t, rng_));
+  auto const one = run("group --by one --agg " + all_aggs() + " " + quote(path("t.csv")));
+  EXPECT_SUCCESS(one);
+  EXPECT_TRUE(same_groups(one.out, reference_groups(t, {"one"}, false)));
+  EXPECT_EQ(group_summary(one.err).second, 1u);
+  auto const each = run("group --by id --agg " + all_aggs() + " --list vs " + quote(path("t.csv")));
+  EXPECT_SUCCESS(each);
+  EXPECT_TRUE(same_groups(each.out, reference_groups(t, {"id"}, true)));
+  EXPECT_EQ(group_summary(each.err).second, t.size());
+}
+
+TEST_F(Cli, GroupGzipStdinOutputFileDelimiterAndNoHeader) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  csv_table t = random_csv_table(rng_, 400);
+  auto const expected = reference_groups(t, {"ks", "kf"}, true);
+  std::string const args = "group --by ks,kf --agg " + all_aggs() + " --list vs ";
+  std::string const text = write_csv_table(t, rng_);
+  write_gzip(path("t.csv.gz"), text);
+  auto const gz = run(args + quote(path("t.csv.gz")));
+  EXPECT_SUCCESS(gz);
+  EXPECT_TRUE(same_groups(gz.out, expected));
+  write_file(path("t.csv"), text);
+  auto const in = run_shell("cat " + quote(path("t.csv")) + " |", args + "-");
+  EXPECT_SUCCESS(in);
+  EXPECT_TRUE(same_groups(in.out, expected));
+  write_file(path("out.csv"), "old\n");
+  auto const file = run(args + "-o " + quote(path("out.csv")) + " " + quote(path("t.csv")));
+  EXPECT_SUCCESS(file);
+  EXPECT_EQ(file.out, "");
+  EXPECT_TRUE(same_groups(read_file(path("out.csv")), expected));
+  // Tab and ';' delimiters; no header (columns named column1...: ks is column3, kf column5).
+  for (char delimiter : {'\t', ';'}) {
+    write_file(path("d.csv"), write_csv_table(t, rng_, delimiter, false));
+    std::string const d = delimiter == '\t' ? "'\\t'" : "';'";
+    auto const result = run("group --no-header --delimiter " + d + " --by column3,column5 --agg " +
+                            all_aggs() + " --list vs " + quote(path("d.csv")));
+    expect_failure(result, 1, "unknown column 'vi'");  // aggregates name vi, vf, vs: not there
+    std::string aggs = all_aggs();
+    for (auto [from, to] : {std::pair<char const*, char const*>{":vi", ":column6"},
+                            {":vf", ":column7"},
+                            {":vs", ":column8"}}) {
+      for (auto at = aggs.find(from); at != std::string::npos; at = aggs.find(from)) {
+        aggs.replace(at, 3, to);
+      }
+    }
+    auto const renamed = run("group --no-header --delimiter " + d + " --by column3,column5 --agg " +
+                             aggs + " --list column8 " + quote(path("d.csv")));
+    EXPECT_SUCCESS(renamed);
+    auto want = expected;
+    want[0] = {text_cell("column3"), text_cell("column5")};
+    for (auto const& a : group_aggs) {
+      std::string h = a.header;
+      for (auto [from, to] : {std::pair<char const*, char const*>{"_vi", "_column6"},
+                              {"_vf", "_column7"},
+                              {"_vs", "_column8"}}) {
+        if (h.size() > 3 && h.compare(h.size() - 3, 3, from) == 0) h.replace(h.size() - 3, 3, to);
+      }
+      want[0].push_back(text_cell(h));
+    }
+    want[0].push_back(text_cell("list_column8"));
+    EXPECT_TRUE(same_groups(renamed.out, want));
+  }
+}
+
+TEST_F(Cli, GroupDeclaredTypes) {
+  write_file(path("t.csv"), "k,v,s\n10,9,a\n9,10,b\n10,,c\n010,2,d\n");
+  // Inferred: k int64 (010 is 10), v int64.
+  auto const inferred =
+      run("group --by k --agg min:v,max:v,sum:v --list s " + quote(path("t.csv")));
+  EXPECT_SUCCESS(inferred);
+  EXPECT_EQ(inferred.out, "k,min_v,max_v,sum_v,list_s\n9,10,10,10,\"b\"\n10,2,9,11,\"a;c;d\"\n");
+  // Declared strings: bytewise order, and min/max compare text.
+  auto const strings =
+      run("group --by k --types k:string,v:string --agg min:v,max:v " + quote(path("t.csv")));
+  EXPECT_SUCCESS(strings);
+  EXPECT_EQ(strings.out, "k,min_v,max_v\n010,2,2\n10,9,9\n9,10,10\n");
+  auto const reals = run("group --by k --types k:float64 --agg count " + quote(path("t.csv")));
+  EXPECT_SUCCESS(reals);
+  EXPECT_EQ(reals.out, "k,count\n9,1\n10,3\n");
+  // A string column cannot be summed.
+  expect_failure(run("group --by k --types v:string --agg sum:v " + quote(path("t.csv"))), 2,
+                 "declared string");
+}
+
+TEST_F(Cli, GroupSkipBadRowsCountsThem) {
+  std::string const text = "k,v\na,1\nb\na,2,3\n\"c\nd\",4\nb,5\n";
+  write_file(path("bad.csv"), text);
+  auto const skipped = run("group --by k --agg sum:v --skip-bad-rows " + quote(path("bad.csv")));
+  EXPECT_SUCCESS(skipped);
+  EXPECT_EQ(skipped.out, "k,sum_v\na,1\nb,5\n\"c\nd\",4\n");
+  EXPECT_NE(skipped.err.find("2 bad rows skipped"), std::string::npos) << skipped.err;
+  expect_failure(run("group --by k --agg sum:v " + quote(path("bad.csv"))), 1,
+                 path("bad.csv").string() + ":3: expected 2 fields, found 1");
+}
+
+TEST_F(Cli, GroupInputErrorsNameFileAndLine) {
+  struct error_case {
+    std::string content;
+    std::string args;
+    std::string where;  ///< after "FILE:"
+  };
+  error_case const cases[] = {
+      {"k,v\n1,2\n", "--by nope", "1: unknown column 'nope'"},
+      {"\n\nk,v\n1,2\n", "--by k --agg sum:nope", "3: unknown column 'nope'"},
+      {"k,v\n1,2\n", "--by k --list nope", "1: unknown column 'nope'"},
+      {"k,v\n1,2\n", "--by k --types nope:int64", "1: unknown column 'nope'"},
+      {"k,k\n1,2\n", "--by k", "1: column 'k' is ambiguous"},
+      {"k,v\n1,2\n2,x\n", "--by k --types v:int64", "3: column 'v' (int64): 'x' is not an int64"},
+      {"k,v\n1,2\n2,1.5\n", "--by k --types v:int64", "3: column 'v' (int64): '1.5'"},
+      {"k,v\n1,2\n\"2\n\",inf\n", "--by k --types v:float64", "3: column 'v' (float64): 'inf'"},
+      {"k,v\n1,2\n\"a\nb\",3,4\n", "--by k", "3: expected 2 fields, found 3"},
+      {"k,v\n1,2\n3,\"4\n5\n", "--by k", "3: unterminated quote"},
+      {"k,v\n1,a\"b\n", "--by k", "2: malformed quoting"},
+      {"k,v\n1,2\n1,x\n", "--by k --agg sum:v", "3: --agg sum:v needs numbers"},
+  };
+  for (auto const& c : cases) {
+    SCOPED_TRACE(c.args + " on " + c.content);
+    write_file(path("bad.csv"), c.content);
+    expect_failure(run("group " + c.args + " " + quote(path("bad.csv"))), 1,
+                   path("bad.csv").string() + ":" + c.where);
+    // Through stdin, and with an output file that must not appear.
+    auto const in = run_shell("cat " + quote(path("bad.csv")) + " |",
+                              "group " + c.args + " -o " + quote(path("out.csv")) + " -");
+    expect_failure(in, 1, "<stdin>:" + c.where);
+    EXPECT_FALSE(fs::exists(path("out.csv")));
+  }
+  // An error after many records, read in small chunks: still nothing on stdout.
+  std::string big = "k,v\n";
+  for (int i = 0; i < 5000; ++i) big += std::to_string(i % 7) + "," + std::to_string(i) + "\n";
+  big += "1,\"2\n";
+  write_file(path("late.csv"), big);
+  expect_failure(run("group --by k --agg sum:v --chunk-bytes 64 " + quote(path("late.csv"))), 1,
+                 path("late.csv").string() + ":5002: unterminated quote");
+  expect_failure(run("group --by k " + quote(path("missing.csv"))), 1, "missing.csv: cannot open");
+}
+
+TEST_F(Cli, GroupUsageErrors) {
+  write_file(path("t.csv"), "k,v\n1,2\n");
+  std::string const file = " " + quote(path("t.csv"));
+  struct usage_case {
+    std::string args;
+    std::string message;
+  };
+  usage_case const cases[] = {
+      {"group" + file, "--by"},
+      {"group --by k --agg bogus:v" + file, "bogus:v"},
+      {"group --by k --agg sum" + file, "'sum'"},
+      {"group --by k --types v:float" + file, "v:float"},
+      {"group --by k --delimiter ab" + file, "--delimiter"},
+      {"group --by k --delimiter '\"'" + file, "--delimiter"},
+      {"group --by k --threads 0" + file, "--threads"},
+      {"group --by k --chunk-bytes 0" + file, "whole number"},
+      {"group --by k", "file"},
+  };
+  for (auto const& c : cases) {
+    SCOPED_TRACE(c.args);
+    expect_failure(run(c.args), 2, c.message);
+  }
+  // A usage error wins over bad input.
+  expect_failure(run("group --by k --agg bogus " + quote(path("missing.csv"))), 2, "bogus");
+}
+
+/// sqlite3's GROUP BY on the same file: import the CSV into typed columns, empty strings to
+/// NULL, and group with ORDER BY (NULL first, BINARY collation: memcmp, as bulkmap).
+TEST_F(Cli, GroupSameAsSqlite) {
+  if (std::system("command -v sqlite3 >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "sqlite3 is not installed";
+  }
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  csv_table t = random_csv_table(rng_, 3000, false);  // sqlite3 cuts text at NUL
+  write_file(path("t.csv"), write_csv_table(t, rng_, ',', true, false));
+  write_file(path("q.sql"),
+             "CREATE TABLE t(id INTEGER, one TEXT, ks TEXT, ki INTEGER, kf REAL, vi INTEGER, "
+             "vf REAL, vs TEXT, junk TEXT);\n"
+             ".import --csv --skip 1 " +
+                 path("t.csv").string() +
+                 " t\n"
+                 "UPDATE t SET ks = NULLIF(ks, ''), ki = NULLIF(ki, ''), kf = NULLIF(kf, ''), "
+                 "vi = NULLIF(vi, ''), vf = NULLIF(vf, ''), vs = NULLIF(vs, '');\n"
+                 ".mode csv\n.headers on\n"
+                 "SELECT ks, ki, count(*), count(vi), sum(vi), min(vi), max(vi), sum(vf), avg(vf), "
+                 "min(vf), max(vf), min(vs), max(vs) FROM t GROUP BY ks, ki ORDER BY ks, ki;\n");
+  std::string const sql_out = path("sqlite.csv").string();
+  ASSERT_EQ(
+      std::system(
+          ("sqlite3 :memory: <" + quote(path("q.sql").string()) + " >" + quote(sql_out)).c_str()),
+      0);
+  auto const result =
+      run("group --by ks,ki --agg count,count:vi,sum:vi,min:vi,max:vi,sum:vf,"
+          "mean:vf,min:vf,max:vf,min:vs,max:vs " +
+          quote(path("t.csv")));
+  EXPECT_SUCCESS(result);
+  // sqlite3 ends records with CRLF in csv mode and prints reals with 15 digits.
+  std::string const sqlite_text = read_file(sql_out);
+  csv_records const want = parse_csv(sqlite_text);
+  csv_records const got = parse_csv(result.out);
+  ASSERT_EQ(got.size(), want.size());
+  ASSERT_GT(got.size(), 50u);
+  for (std::size_t r = 1; r < got.size(); ++r) {
+    ASSERT_EQ(got[r].size(), want[r].size()) << "record " << r;
+    for (std::size_t c = 0; c < got[r].size(); ++c) {
+      bool const real = c == 7 || c == 8 || c == 9 || c == 10;
+      if (real && got[r][c] && want[r][c]) {
+        double const a = std::strtod(got[r][c]->c_str(), nullptr);
+        double const b = std::strtod(want[r][c]->c_str(), nullptr);
+        EXPECT_NEAR(a, b, 1e-9 * std::max(1.0, std::abs(b))) << "record " << r << ", field " << c;
+      } else {
+        EXPECT_EQ(got[r][c], want[r][c]) << "record " << r << ", field " << c;
+      }
+    }
+  }
+}
 
 }  // namespace
