@@ -7,7 +7,8 @@
  *     by `thrust::sort_by_key` + `thrust::reduce_by_key`;
  *   - `gups`: the memory system's ceiling, one relaxed atomic add per key into a random slot of a
  *     table the size of the one bulkmap uses for the same workload.
- * On cuda the clock is a pair of CUDA events around the operation; on omp the host's clock.
+ * On cuda the clock is a pair of CUDA events around the operation; on omp the host's clock
+ * (device_timer.hpp).
  * Each bulkmap and Thrust count is checked against the batch's distinct count.
  *
  * The words workload (suite.hpp) runs `bulkmap count --words`'s own path: `count_words`
@@ -34,6 +35,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "device_timer.hpp"
 #include "suite.hpp"
 #include "words.hpp"
 
@@ -43,42 +45,6 @@
 
 namespace bulkmap_bench {
 namespace {
-
-#if defined(BULKMAP_BACKEND_CUDA)
-void cuda_check(cudaError_t status, char const* what) {
-  if (status != cudaSuccess) {
-    throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(status));
-  }
-}
-
-/// Device time between two CUDA events on the default stream, in seconds.
-class device_timer {
- public:
-  device_timer() {
-    cuda_check(cudaEventCreate(&start_), "cudaEventCreate");
-    cuda_check(cudaEventCreate(&stop_), "cudaEventCreate");
-  }
-  ~device_timer() {
-    cudaEventDestroy(start_);
-    cudaEventDestroy(stop_);
-  }
-  device_timer(device_timer const&) = delete;
-  device_timer& operator=(device_timer const&) = delete;
-  void start() { cuda_check(cudaEventRecord(start_), "cudaEventRecord"); }
-  double stop() {
-    cuda_check(cudaEventRecord(stop_), "cudaEventRecord");
-    cuda_check(cudaEventSynchronize(stop_), "cudaEventSynchronize");
-    float ms = 0;
-    cuda_check(cudaEventElapsedTime(&ms, start_, stop_), "cudaEventElapsedTime");
-    return ms * 1e-3;
-  }
-
- private:
-  cudaEvent_t start_{}, stop_{};
-};
-#else
-using device_timer = host_timer;
-#endif
 
 /// The batch `spec` in device memory, copied once per process and kept.
 template <class Key>
@@ -322,6 +288,7 @@ void register_backend_benchmarks(config const& cfg) {
     add(cfg, std::string(words_workload) + "bulkmap",
         [cfg](benchmark::State& s) { run_bulkmap_words(s, cfg); });
   }
+  register_dbbench_backend(cfg);
 }
 
 std::string backend_name() { return bulkmap::backend_name; }

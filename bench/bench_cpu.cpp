@@ -9,6 +9,11 @@
  * erase and, single-threaded ones, retain half. Each count is checked against the batch's distinct
  * count.
  *
+ * db-benchmark's group-by questions (dbbench.hpp) run on `absl::flat_hash_map`, single-threaded,
+ * not reserved (a group-by does not know its groups beforehand): one pass over the rows folds each
+ * into its group's accumulators (byte-string keys as `string_view`s into the table, multi-column
+ * keys as tuples), then the groups are copied out as the result's rows.
+ *
  * The words workload (suite.hpp) runs on `absl::flat_hash_map<std::string, std::uint64_t>` and
  * `boost::unordered_flat_map<std::string, std::uint64_t>`, single-threaded: each splits the text
  * as it goes and looks words up as `string_view`s (both maps' heterogeneous lookup), copying a
@@ -23,14 +28,19 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <functional>
+#include <iostream>
 #include <libcuckoo/cuckoohash_map.hh>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "dbbench.hpp"
 #include "suite.hpp"
 
 namespace bulkmap_bench {
@@ -250,7 +260,129 @@ void run_words(benchmark::State& state, config const& cfg) {
   if (map.size() != text.distinct) fail(state, "wrong distinct count");
 }
 
+/// Sums, and the rows, of one group of a db-benchmark question.
+struct group_sums {
+  std::int64_t v1 = 0, v2 = 0;
+  double v3 = 0;
+  std::uint64_t rows = 0;
+};
+
+/**
+ * One db-benchmark question on `absl::flat_hash_map<Key, group_sums>`: `key_of(row)` is the row's
+ * key, `fold(sums, row)` adds the row to its group, and after the timed run `emit(key, sums, out,
+ * g)` writes group g of the checked answer.
+ */
+template <class Key, class KeyOf, class Fold, class Emit>
+void run_absl_question(benchmark::State& state, question const& q, std::size_t n, KeyOf key_of,
+                       Fold fold, Emit emit) {
+  groupby_table const& t = groupby_data(n);
+  std::vector<std::pair<Key, group_sums>> result;
+  timed<host_timer>(
+      state, n, [&] { result = {}; },
+      [&] {
+        absl::flat_hash_map<Key, group_sums> groups;
+        for (std::size_t row = 0; row < n; ++row) fold(groups[key_of(t, row)], t, row);
+        result.assign(groups.begin(), groups.end());
+      });
+  state.counters["groups"] = static_cast<double>(result.size());
+  static std::set<std::string> checked;  // once per process and question
+  if (!checked.insert(q.name).second) return;
+  answer out(result.size(), q.outs.size());
+  for (std::size_t g = 0; g < result.size(); ++g) emit(result[g].first, result[g].second, out, g);
+  std::string const why = check_answer(q, t, out);
+  if (!why.empty()) {
+    std::cerr << "bulkmap_bench: " << dbbench_workload << "/" << q.name
+              << "/absl computed a wrong result: " << why << "\n";
+    fail(state, "wrong group-by result (see stderr)");
+  }
+}
+
+void run_absl_groupby(benchmark::State& state, question const& q, std::size_t n) {
+  using sv = std::string_view;
+  using table = groupby_table;
+  auto const mean = [](auto sum, std::uint64_t rows) {
+    return static_cast<double>(sum) / static_cast<double>(rows);
+  };
+  if (q.name == "q1") {
+    run_absl_question<sv>(
+        state, q, n, [](table const& t, std::size_t i) { return t.id1[i]; },
+        [](group_sums& s, table const& t, std::size_t i) { s.v1 += t.v1[i]; },
+        [](sv k, group_sums const& s, answer& out, std::size_t g) {
+          out.keys[g][0] = id_number(k);
+          out.values[0][g] = static_cast<double>(s.v1);
+        });
+  } else if (q.name == "q2") {
+    run_absl_question<std::pair<sv, sv>>(
+        state, q, n, [](table const& t, std::size_t i) { return std::pair(t.id1[i], t.id2[i]); },
+        [](group_sums& s, table const& t, std::size_t i) { s.v1 += t.v1[i]; },
+        [](std::pair<sv, sv> const& k, group_sums const& s, answer& out, std::size_t g) {
+          out.keys[g][0] = id_number(k.first);
+          out.keys[g][1] = id_number(k.second);
+          out.values[0][g] = static_cast<double>(s.v1);
+        });
+  } else if (q.name == "q3") {
+    run_absl_question<sv>(
+        state, q, n, [](table const& t, std::size_t i) { return t.id3[i]; },
+        [](group_sums& s, table const& t, std::size_t i) {
+          s.v1 += t.v1[i];
+          s.v3 += t.v3[i];
+          ++s.rows;
+        },
+        [&](sv k, group_sums const& s, answer& out, std::size_t g) {
+          out.keys[g][0] = id_number(k);
+          out.values[0][g] = static_cast<double>(s.v1);
+          out.values[1][g] = mean(s.v3, s.rows);
+        });
+  } else if (q.name == "q4" || q.name == "q5") {
+    bool const means = q.name == "q4";
+    run_absl_question<std::int32_t>(
+        state, q, n, [means](table const& t, std::size_t i) { return means ? t.id4[i] : t.id6[i]; },
+        [](group_sums& s, table const& t, std::size_t i) {
+          s.v1 += t.v1[i];
+          s.v2 += t.v2[i];
+          s.v3 += t.v3[i];
+          ++s.rows;
+        },
+        [&](std::int32_t k, group_sums const& s, answer& out, std::size_t g) {
+          out.keys[g][0] = k;
+          out.values[0][g] = means ? mean(s.v1, s.rows) : static_cast<double>(s.v1);
+          out.values[1][g] = means ? mean(s.v2, s.rows) : static_cast<double>(s.v2);
+          out.values[2][g] = means ? mean(s.v3, s.rows) : s.v3;
+        });
+  } else if (q.name == "q10") {
+    using key = std::tuple<sv, sv, sv, std::int32_t, std::int32_t, std::int32_t>;
+    run_absl_question<key>(
+        state, q, n,
+        [](table const& t, std::size_t i) {
+          return key(t.id1[i], t.id2[i], t.id3[i], t.id4[i], t.id5[i], t.id6[i]);
+        },
+        [](group_sums& s, table const& t, std::size_t i) {
+          s.v3 += t.v3[i];
+          ++s.rows;
+        },
+        [](key const& k, group_sums const& s, answer& out, std::size_t g) {
+          out.keys[g] = {id_number(std::get<0>(k)),
+                         id_number(std::get<1>(k)),
+                         id_number(std::get<2>(k)),
+                         std::get<3>(k),
+                         std::get<4>(k),
+                         std::get<5>(k)};
+          out.values[0][g] = s.v3;
+          out.values[1][g] = static_cast<double>(s.rows);
+        });
+  } else {
+    state.SkipWithError("not run on this map");
+  }
+}
+
 }  // namespace
+
+void register_dbbench_cpu(config const& cfg) {
+  for (question const& q : groupby_questions()) {
+    add(cfg, std::string(dbbench_workload) + "/" + q.name + "/absl",
+        [q, n = cfg.dbbench_n](benchmark::State& s) { run_absl_groupby(s, q, n); });
+  }
+}
 
 void register_cpu_benchmarks(config const& cfg) {
   // Caps TBB's threads for the whole run; kept alive until the process ends.
@@ -258,6 +390,7 @@ void register_cpu_benchmarks(config const& cfg) {
                                            cfg.threads);
   register_type<std::uint32_t>(cfg);
   register_type<std::uint64_t>(cfg);
+  register_dbbench_cpu(cfg);
   if (cfg.corpus.empty()) return;
   std::string const words = words_workload;
   add(cfg, words + "absl", [cfg](benchmark::State& s) { run_words<absl_words>(s, cfg); });

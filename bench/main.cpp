@@ -5,7 +5,11 @@
  * (--benchmark_filter, --benchmark_out, ...) work as usual.
  *
  *   bulkmap_bench [--n=N] [--cpu-n=N] [--repetitions=R] [--threads=T] [--corpus=PATH]
- *                 [--corpus-bytes=N] [benchmark flags]
+ *                 [--corpus-bytes=N] [--dbbench-n=N] [benchmark flags]
+ *
+ * --dbbench-n: rows of db-benchmark's group-by table (dbbench.hpp); default 10^7, or --n when
+ * that is smaller (so `scripts/bench --quick` runs 10^6). Only the group-by questions:
+ * --benchmark_filter=dbbench_groupby.
  *
  * --corpus: the words workload's text, plain or .xz (default: Debian's linux-source tarball; the
  * workload is left out, with a note, when the file is missing); --corpus-bytes: how much of it.
@@ -60,14 +64,15 @@ int main(int argc, char** argv) {
   bool const gpu = bulkmap_bench::backend_name() == "cuda";
   cfg.n = gpu ? 100'000'000 : 10'000'000;
   cfg.cpu_n = 10'000'000;
-  std::size_t cpu_n = 0, reps = 0, threads = 0;
+  std::size_t cpu_n = 0, reps = 0, threads = 0, dbbench_n = 0;
 
   cfg.corpus = bulkmap_bench::default_corpus;
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
     if (parse_size(argv[i], "--n", cfg.n) || parse_size(argv[i], "--cpu-n", cpu_n) ||
         parse_size(argv[i], "--repetitions", reps) || parse_size(argv[i], "--threads", threads) ||
-        parse_size(argv[i], "--corpus-bytes", cfg.corpus_bytes)) {
+        parse_size(argv[i], "--corpus-bytes", cfg.corpus_bytes) ||
+        parse_size(argv[i], "--dbbench-n", dbbench_n)) {
       continue;
     }
     if (std::strncmp(argv[i], "--corpus=", 9) == 0) {
@@ -77,6 +82,7 @@ int main(int argc, char** argv) {
     rest.push_back(argv[i]);
   }
   cfg.cpu_n = cpu_n != 0 ? cpu_n : std::min(cfg.n, cfg.cpu_n);
+  cfg.dbbench_n = dbbench_n != 0 ? dbbench_n : std::min(cfg.n, cfg.dbbench_n);
   if (reps != 0) cfg.repetitions = static_cast<int>(reps);
   if (threads != 0) cfg.threads = static_cast<unsigned>(threads);
 
@@ -87,6 +93,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("cpu_n", std::to_string(cfg.cpu_n));
   benchmark::AddCustomContext("cpu_map_threads", std::to_string(cfg.threads));
   benchmark::AddCustomContext("repetitions", std::to_string(cfg.repetitions));
+  benchmark::AddCustomContext("dbbench_n", std::to_string(cfg.dbbench_n));
   if (std::filesystem::exists(cfg.corpus)) {
     benchmark::AddCustomContext("corpus", std::filesystem::path(cfg.corpus).filename());
     benchmark::AddCustomContext("corpus_bytes", std::to_string(cfg.corpus_bytes));

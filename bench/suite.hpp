@@ -29,6 +29,7 @@ struct config {
   unsigned threads = 1;   ///< threads for the concurrent CPU maps (TBB, libcuckoo)
   std::string corpus;     ///< the words workload's text (text.hpp); empty: not run
   std::size_t corpus_bytes = 200'000'000;  ///< bytes of `corpus` the words workload counts
+  std::size_t dbbench_n = 10'000'000;      ///< rows of the db-benchmark group-by table
 };
 
 /**
@@ -130,6 +131,14 @@ void add(config const& cfg, std::string const& name, F fn) {
 void register_backend_benchmarks(config const& cfg);
 /// Registers the CPU maps' benchmarks.
 void register_cpu_benchmarks(config const& cfg);
+/**
+ * Registers db-benchmark's group-by questions (dbbench.hpp) on bulkmap, `cfg.dbbench_n` rows:
+ * `dbbench_groupby/<question>/bulkmap` (and `/bulkmap_numbered` for q4 and q5). Keys per second
+ * are rows per second; the time of one run is the question's time.
+ */
+void register_dbbench_backend(config const& cfg);
+/// The same questions on `absl::flat_hash_map`, single-threaded: `dbbench_groupby/<q>/absl`.
+void register_dbbench_cpu(config const& cfg);
 /// The backend's device in words: GPU name, memory and driver, or the OpenMP thread count.
 std::string backend_device();
 /// "cuda" or "omp".

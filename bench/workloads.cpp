@@ -23,25 +23,8 @@ namespace bulkmap_bench {
 namespace {
 
 constexpr std::uint64_t seed = 0x5eed'b01c'3a90'0001ULL;
-constexpr std::size_t blocks = 256;
 /// Ranks of "missing" keys start here, past any rank `unique` uses.
 constexpr std::uint64_t missing_base = std::uint64_t{1} << 31;
-
-std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-/// Uniform in [0, 1).
-double unit(std::uint64_t& state) { return static_cast<double>(splitmix64(state) >> 11) * 0x1p-53; }
-
-/// Uniform in [0, bound), by a 128-bit multiply (Lemire), bias below 2^-64 * bound.
-std::uint64_t below(std::uint64_t& state, std::uint64_t bound) {
-  return static_cast<std::uint64_t>((static_cast<unsigned __int128>(splitmix64(state)) * bound) >>
-                                    64);
-}
 
 /// The key of rank `r`: a bijection on Key (the MurmurHash3 finalizer of its width).
 template <class Key>
@@ -99,21 +82,6 @@ class zipf_sampler {
 
   double n_, s_, h_integral_x1_, h_integral_n_, squeeze_;
 };
-
-/// Runs `fn(block, first, last)` for each block of [0, n), on all cores.
-template <class F>
-void for_blocks(std::size_t n, F fn) {
-  std::size_t const threads = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::thread> pool;
-  for (std::size_t t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (std::size_t b = t; b < blocks; b += threads) {
-        fn(b, n * b / blocks, n * (b + 1) / blocks);
-      }
-    });
-  }
-  for (auto& thread : pool) thread.join();
-}
 
 template <class Key>
 struct batch {

@@ -9,12 +9,54 @@
  */
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace bulkmap_bench {
+
+/// Blocks a batch is cut into, each drawn by its own generator (`for_blocks`).
+inline constexpr std::size_t blocks = 256;
+
+/// The next splitmix64 draw of the stream `state`.
+inline std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/// Uniform in [0, 1).
+inline double unit(std::uint64_t& state) {
+  return static_cast<double>(splitmix64(state) >> 11) * 0x1p-53;
+}
+
+/// Uniform in [0, bound), by a 128-bit multiply (Lemire), bias below 2^-64 * bound.
+inline std::uint64_t below(std::uint64_t& state, std::uint64_t bound) {
+  return static_cast<std::uint64_t>((static_cast<unsigned __int128>(splitmix64(state)) * bound) >>
+                                    64);
+}
+
+/**
+ * Runs `fn(block, first, last)` for each of the `blocks` blocks of [0, n), on all cores. A batch
+ * drawn with one generator per block depends on its seed only, never on the number of threads.
+ */
+template <class F>
+void for_blocks(std::size_t n, F fn) {
+  std::size_t const threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (std::size_t t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (std::size_t b = t; b < blocks; b += threads) {
+        fn(b, n * b / blocks, n * (b + 1) / blocks);
+      }
+    });
+  }
+  for (auto& thread : pool) thread.join();
+}
 
 /// How a batch's keys are drawn.
 enum class distribution {
