@@ -31,6 +31,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -1733,6 +1734,115 @@ TEST_F(Cli, GroupUsageErrors) {
   }
   // A usage error wins over bad input.
   expect_failure(run("group --by k --agg bogus " + quote(path("missing.csv"))), 2, "bogus");
+}
+
+/**
+ * A real public data set: Unicode's UnicodeData.txt (Debian's unicode-data package; 34,924
+ * records of 15 `;`-separated fields, no header, most fields empty), grouped by bulkmap and by
+ * sqlite3, which reads the same file. Keys of one string column, of two, and of an int column;
+ * every aggregate (SQLite has no variance, first or last: they are written in SQL).
+ */
+TEST_F(Cli, GroupSameAsSqliteOnUnicodeData) {
+  std::string const table = BULKMAP_TEST_TABLE;
+  if (!fs::exists(table)) {
+    GTEST_SKIP() << table << " is missing (apt-get install unicode-data; scripts/deps does it)";
+  }
+  if (std::system("command -v sqlite3 >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "sqlite3 is not installed";
+  }
+  // SQL for column c's aggregates the way bulkmap defines them, over table u grouped by `by`.
+  auto const variance = [](std::string const& c) {
+    return "(sum(" + c + " * " + c + " * 1.0) - sum(" + c + " * 1.0) * sum(" + c +
+           " * 1.0) / count(" + c + ")) / (count(" + c + ") - 1)";
+  };
+  auto const first_last = [](std::string const& c, std::string const& by, char const* order) {
+    std::string where;
+    std::size_t start = 0;
+    while (start <= by.size()) {
+      std::size_t const end = std::min(by.find(',', start), by.size());
+      std::string const k = by.substr(start, end - start);
+      where += (where.empty() ? "" : " AND ") + ("v." + k + " IS u." + k);
+      start = end + 1;
+    }
+    return "(SELECT v." + c + " FROM u AS v WHERE " + where + " AND v." + c +
+           " IS NOT NULL ORDER BY v.rowid " + order + " LIMIT 1)";
+  };
+  struct query {
+    std::string by;
+    std::string aggs;             // bulkmap's --agg
+    std::string select;           // SQLite's aggregates, in the same order
+    std::set<std::size_t> reals;  // aggregates compared as doubles (mean, variance)
+  };
+  std::vector<query> const queries{
+      {"column3",
+       "count,count:column8,sum:column4,mean:column4,max:column4,variance:column4,sum:column8,min:"
+       "column2,max:column2,first:column2,last:column2",
+       "count(*), count(column8), sum(column4), avg(column4), max(column4), " +
+           variance("column4") + ", sum(column8), min(column2), max(column2), " +
+           first_last("column2", "column3", "ASC") + ", " +
+           first_last("column2", "column3", "DESC"),
+       {3, 5}},
+      {"column3,column5",
+       "count,min:column4,max:column4,min:column1,max:column1,last:column13",
+       "count(*), min(column4), max(column4), min(column1), max(column1), " +
+           first_last("column13", "column3,column5", "DESC"),
+       {}},
+      {"column4",
+       "count,count:column7,sum:column7,mean:column7,first:column5",
+       "count(*), count(column7), sum(column7), avg(column7), " +
+           first_last("column5", "column4", "ASC"),
+       {3}},
+  };
+  // The columns as bulkmap names them without a header, typed as it infers them.
+  std::string sql = "CREATE TABLE u(";
+  for (int c = 1; c <= 15; ++c) {
+    bool const integer = c == 4 || c == 7 || c == 8;
+    sql += "column" + std::to_string(c) + (integer ? " INTEGER" : " TEXT") + (c < 15 ? ", " : "");
+  }
+  sql += ");\n.mode csv\n.separator ;\n.import " + table + " u\n";
+  for (int c = 1; c <= 15; ++c) {
+    std::string const name = "column" + std::to_string(c);
+    sql += "UPDATE u SET " + name + " = NULL WHERE " + name + " = '';\n";
+  }
+  sql += ".separator ,\n.headers on\n";
+  for (query const& q : queries) {
+    sql += "SELECT " + q.by + ", " + q.select + " FROM u GROUP BY " + q.by + " ORDER BY " + q.by +
+           ";\n";
+  }
+  write_file(path("q.sql"), sql);
+  std::string const sql_out = path("sqlite.csv").string();
+  ASSERT_EQ(
+      std::system(
+          ("sqlite3 :memory: <" + quote(path("q.sql").string()) + " >" + quote(sql_out)).c_str()),
+      0);
+  csv_records const all_want = parse_csv(read_file(sql_out));  // the three results, one by one
+  std::size_t at = 0;
+  for (query const& q : queries) {
+    SCOPED_TRACE("--by " + q.by + " --agg " + q.aggs);
+    auto const keys = static_cast<std::size_t>(std::count(q.by.begin(), q.by.end(), ',')) + 1;
+    auto const result = run("group --no-header --delimiter ';' --by " + q.by + " --agg " + q.aggs +
+                            " " + quote(fs::path(table)));
+    EXPECT_SUCCESS(result);
+    csv_records const got = parse_csv(result.out);
+    ASSERT_GT(got.size(), 2u);
+    ASSERT_LE(at + got.size(), all_want.size());
+    for (std::size_t r = 1; r < got.size(); ++r) {  // record 0: the headers differ
+      auto const& want = all_want[at + r];
+      ASSERT_EQ(got[r].size(), want.size()) << "record " << r;
+      for (std::size_t c = 0; c < want.size(); ++c) {
+        bool const real = c >= keys && q.reals.count(c - keys) != 0;
+        if (real && got[r][c] && want[c]) {
+          double const a = std::strtod(got[r][c]->c_str(), nullptr);
+          double const b = std::strtod(want[c]->c_str(), nullptr);
+          EXPECT_NEAR(a, b, 1e-9 * std::max(1.0, std::abs(b))) << "record " << r << ", field " << c;
+        } else {
+          EXPECT_EQ(got[r][c], want[c]) << "record " << r << ", field " << c;
+        }
+      }
+    }
+    at += got.size();
+  }
+  EXPECT_EQ(at, all_want.size());
 }
 
 /// sqlite3's GROUP BY on the same file: import the CSV into typed columns, empty strings to
