@@ -12,6 +12,7 @@
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/iterator/permutation_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
+#include <thrust/logical.h>
 #include <thrust/scan.h>
 #include <thrust/sort.h>
 #include <thrust/transform.h>
@@ -95,6 +96,43 @@ inline void scan_offsets(char const* what, thrust::device_vector<std::uint64_t> 
   });
 }
 
+/// Rows sampled to size a map before it counts a batch (`count_sized`).
+inline constexpr std::uint64_t sampled_rows = std::uint64_t{1} << 16;
+
+/**
+ * Chao's estimate of the distinct keys of a population from a sample in which `distinct` keys
+ * were seen, `once` of them once and `twice` twice (the bias-corrected form, finite when no key
+ * was seen twice): distinct + once (once - 1) / (2 (twice + 1)).
+ */
+inline double estimate_distinct(double distinct, double once, double twice) {
+  return distinct + once * (once - 1) / (2 * (twice + 1));
+}
+
+/**
+ * Counts the n keys at `keys` into `map` (empty on entry), reserved first for the distinct keys
+ * a sample predicts, so that it does not grow over and over while it counts, each growth a pass
+ * over all n keys. The sample (`sampled_rows` evenly spaced keys) is counted in a map of its
+ * own; Chao's estimator (`estimate_distinct`), at most n, sizes the map. Works for `device_map`
+ * and `string_map`.
+ */
+template <class Map, class KeyIt>
+void count_sized(Map& map, KeyIt keys, std::uint64_t n) {
+  if (n > 2 * sampled_rows) {
+    auto const sample = thrust::make_permutation_iterator(
+        keys, thrust::make_transform_iterator(thrust::counting_iterator<std::uint64_t>(0),
+                                              stride_fn{n / sampled_rows}));
+    Map sampled;
+    sampled.count(sample, sample + static_cast<std::ptrdiff_t>(sampled_rows));
+    std::vector<std::uint64_t> const counts = to_std_vector(sampled.drain().values);
+    auto const seen = [&](std::uint64_t times) {
+      return static_cast<double>(std::count(counts.begin(), counts.end(), times));
+    };
+    double const estimate = estimate_distinct(static_cast<double>(counts.size()), seen(1), seen(2));
+    map.reserve(static_cast<std::uint64_t>(std::min(estimate, static_cast<double>(n))));
+  }
+  map.count(keys, keys + static_cast<std::ptrdiff_t>(n));
+}
+
 /**
  * The groups of a batch of keys, ranked: counts each key's rows in `map` (empty on entry), sorts
  * the distinct keys (the order of `device_map::to_host`), and leaves `map` holding each key's
@@ -105,7 +143,7 @@ template <class KeyIt, class Key = typename std::iterator_traits<KeyIt>::value_t
 thrust::device_vector<Key> rank_keys(char const* what, KeyIt keys_first, KeyIt keys_last,
                                      device_map<Key, std::uint64_t>& map,
                                      thrust::device_vector<std::uint64_t>& rows) {
-  map.count(keys_first, keys_last);
+  count_sized(map, keys_first, static_cast<std::uint64_t>(keys_last - keys_first));
   pairs<Key, std::uint64_t> counted = map.drain();  // capacity kept: the numbers fit
   translate_errors(what, [&] {
     thrust::sort_by_key(thrust::device, counted.keys.begin(), counted.keys.end(),
@@ -529,52 +567,62 @@ group_numbers number_short_keys(char const* what, Keys keys, std::uint64_t n) {
 template <class BytePtr, class OffsetIt>
 group_numbers number_groups(BytePtr bytes, OffsetIt offsets_first, OffsetIt offsets_last) {
   char const* const what = "number_groups";
+  BULKMAP_EXPECTS(offsets_last - offsets_first >= 1,
+                  "number_groups: offsets must hold n + 1 entries for n keys");
+  std::uint64_t const n = static_cast<std::uint64_t>(offsets_last - offsets_first) - 1;
+  auto const offsets = thrust::make_transform_iterator(offsets_first, detail::offset_as_u64{});
+  thrust::counting_iterator<std::uint64_t> const first(0);
+  auto const last = first + static_cast<std::ptrdiff_t>(n);
+  BULKMAP_EXPECTS(
+      detail::translate_errors(what,
+                               [&] {
+                                 return thrust::all_of(
+                                     thrust::device, first, last,
+                                     detail::offsets_ordered_fn<decltype(offsets)>{offsets});
+                               }),
+      "number_groups: offsets must not decrease");
+  detail::batch_key_fn<decltype(offsets)> const batch{detail::raw_bytes(bytes), offsets};
+  auto const keys = thrust::make_transform_iterator(first, batch);
+
   // Keys of at most 15 bytes (the common case: codes, identifiers, words) go as 8- or 16-byte
   // integers of the same order, through the map of fixed-size keys: no key bytes to store, hash
-  // or compare. Decreasing offsets look like huge keys here; the string map rejects them below.
-  if (offsets_last - offsets_first >= 1) {
-    std::uint64_t const n = static_cast<std::uint64_t>(offsets_last - offsets_first) - 1;
-    auto const offsets = thrust::make_transform_iterator(offsets_first, detail::offset_as_u64{});
-    detail::batch_key_fn<decltype(offsets)> const keys{detail::raw_bytes(bytes), offsets};
-    thrust::counting_iterator<std::uint64_t> const first(0);
-    std::uint64_t const longest = detail::translate_errors(what, [&] {
-      return thrust::transform_reduce(
-          thrust::device, thrust::make_transform_iterator(first, keys),
-          thrust::make_transform_iterator(first + static_cast<std::ptrdiff_t>(n), keys),
-          detail::key_size_fn{}, std::uint64_t{0}, thrust::maximum<std::uint64_t>{});
-    });
-    if (longest < 8) return detail::number_short_keys<std::uint64_t>(what, keys, n);
-    if (longest < 16) return detail::number_short_keys<unsigned __int128>(what, keys, n);
-  }
+  // or compare.
+  std::uint64_t const longest = detail::translate_errors(what, [&] {
+    return thrust::transform_reduce(thrust::device, keys, keys + static_cast<std::ptrdiff_t>(n),
+                                    detail::key_size_fn{}, std::uint64_t{0},
+                                    thrust::maximum<std::uint64_t>{});
+  });
+  if (longest < 8) return detail::number_short_keys<std::uint64_t>(what, batch, n);
+  if (longest < 16) return detail::number_short_keys<unsigned __int128>(what, batch, n);
+
   group_numbers out;
   string_map<std::uint64_t> map;
-  map.count(bytes, offsets_first, offsets_last);      // checks the offsets
+  detail::count_sized(map, keys, n);
   string_pairs<std::uint64_t> counted = map.drain();  // capacity and arena kept: the keys fit
   std::size_t const g = counted.values.size();
   using keys_fn = detail::batch_key_fn<std::uint64_t const*>;
-  keys_fn const keys{thrust::raw_pointer_cast(counted.bytes.data()),
-                     thrust::raw_pointer_cast(counted.offsets.data())};
-  thrust::counting_iterator<std::uint64_t> const first(0);
+  keys_fn const distinct{thrust::raw_pointer_cast(counted.bytes.data()),
+                         thrust::raw_pointer_cast(counted.offsets.data())};
   thrust::device_vector<std::uint64_t> order;
   detail::translate_errors(what, [&] {
     thrust::device_vector<std::uint64_t> prefixes(g);
-    thrust::transform(thrust::device, thrust::make_transform_iterator(first, keys),
-                      thrust::make_transform_iterator(first + static_cast<std::ptrdiff_t>(g), keys),
-                      prefixes.begin(), detail::key_prefix_fn{});
+    thrust::transform(
+        thrust::device, thrust::make_transform_iterator(first, distinct),
+        thrust::make_transform_iterator(first + static_cast<std::ptrdiff_t>(g), distinct),
+        prefixes.begin(), detail::key_prefix_fn{});
     order.assign(first, first + static_cast<std::ptrdiff_t>(g));
     thrust::sort(
         thrust::device, order.begin(), order.end(),
-        detail::key_number_less_fn<keys_fn>{keys, thrust::raw_pointer_cast(prefixes.data())});
+        detail::key_number_less_fn<keys_fn>{distinct, thrust::raw_pointer_cast(prefixes.data())});
     out.rows.resize(g);
     thrust::gather(thrust::device, order.begin(), order.end(), counted.values.begin(),
                    out.rows.begin());
   });
   auto const sorted = thrust::make_permutation_iterator(
-      thrust::make_transform_iterator(first, keys), order.begin());
+      thrust::make_transform_iterator(first, distinct), order.begin());
   map.insert(sorted, sorted + static_cast<std::ptrdiff_t>(g), first);
-  detail::translate_errors(
-      what, [&] { out.of_row.resize(static_cast<std::size_t>(offsets_last - offsets_first) - 1); });
-  map.find(bytes, offsets_first, offsets_last, out.of_row.begin(), std::uint64_t{0});
+  detail::translate_errors(what, [&] { out.of_row.resize(n); });
+  map.find(keys, keys + static_cast<std::ptrdiff_t>(n), out.of_row.begin(), std::uint64_t{0});
   detail::find_first_rows(what, out, g);
   return out;
 }

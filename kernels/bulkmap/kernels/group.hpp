@@ -64,6 +64,13 @@ struct first_row_fn {
   }
 };
 
+/// Every `step`-th number: i * step.
+struct stride_fn {
+  std::uint64_t step;
+
+  BULKMAP_HOST_DEVICE std::uint64_t operator()(std::uint64_t i) const { return i * step; }
+};
+
 /// A mixed-radix key with one digit more, of base `base`: `key * base + digit`. Ascending in
 /// the lexicographic order of the digits (`combine_groups`).
 struct append_digit_fn {
