@@ -48,6 +48,7 @@ struct csv_reader::impl {
   text_input input;
   csv_options options;
   std::size_t chunk_bytes;
+  std::string name;  ///< what messages call the input
   csv_parser parser{};
   bool parser_ready = false;
 
@@ -78,9 +79,12 @@ struct csv_reader::impl {
   std::exception_ptr failure;  ///< an error raised in a callback, thrown once libcsv returns
 
   impl(std::string const& path, csv_options const& o, std::size_t bytes)
-      : input(path), options(o), chunk_bytes(bytes) {
+      : input(path),
+        options(o),
+        chunk_bytes(bytes),
+        name(options.name.empty() ? input.name() : options.name) {
     if (csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI) != 0) {
-      throw input_error(input.name() + ": cannot start the CSV parser");
+      throw input_error(name + ": cannot start the CSV parser");
     }
     parser_ready = true;
     csv_set_delim(&parser, static_cast<unsigned char>(options.delimiter));
@@ -93,7 +97,7 @@ struct csv_reader::impl {
   impl(impl const&) = delete;
   impl& operator=(impl const&) = delete;
 
-  std::string where(std::uint64_t at) const { return input.name() + ":" + std::to_string(at); }
+  std::string where(std::uint64_t at) const { return name + ":" + std::to_string(at); }
 
   // ---- libcsv's callbacks (they must not throw: errors wait in `failure`) ----
 
@@ -172,7 +176,14 @@ struct csv_reader::impl {
     // The first read takes at least 3 bytes, to see a whole byte order mark.
     std::size_t const want = started ? std::min(chunk_bytes, buffer.size()) : buffer.size();
     position = 0;
-    end = input.read(buffer.data(), want);
+    try {
+      end = input.read(buffer.data(), want);
+    } catch (input_error const& e) {
+      // text_input names the path it read: give the message the input's name instead.
+      std::string what = e.what();
+      if (name == input.name() || what.rfind(input.name() + ":", 0) != 0) throw;
+      throw input_error(name + what.substr(input.name().size()));
+    }
     if (!started) {
       started = true;
       if (end >= 3 && std::memcmp(buffer.data(), "\xEF\xBB\xBF", 3) == 0) position = 3;
@@ -270,6 +281,6 @@ bool csv_reader::next_chunk(csv_chunk& chunk) {
 std::vector<std::string> const& csv_reader::column_names() const noexcept { return impl_->names; }
 std::uint64_t csv_reader::first_line() const noexcept { return impl_->first_line; }
 std::uint64_t csv_reader::skipped_rows() const noexcept { return impl_->skipped; }
-std::string const& csv_reader::name() const noexcept { return impl_->input.name(); }
+std::string const& csv_reader::name() const noexcept { return impl_->name; }
 
 }  // namespace bulkmap::cli

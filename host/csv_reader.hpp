@@ -75,6 +75,9 @@ struct csv_options {
   /// Skip records whose field count differs from the header's (counted by
   /// `csv_reader::skipped_rows`) instead of throwing.
   bool skip_bad_rows = false;
+  /// The name messages give the input (and `csv_reader::name` returns); empty: the path, or
+  /// "<stdin>" for "-". For reading a copy of an input under the original's name.
+  std::string name;
 };
 
 /**

@@ -2,7 +2,8 @@
  * @file group_engine.inl
  * @brief The grouping engine of `bulkmap group`: numbers the rows by key with
  * `bulkmap::number_groups` and `combine_groups`, folds the aggregates with `aggregate_by` and
- * lists the rows of each group with `group_by`.
+ * lists the rows of each group with `group_by`, on one chunk of rows (group.cpp merges the
+ * chunks' groups).
  *
  * Portable backend source, compiled once per backend the binary holds through a generated
  * one-line wrapper (group_engine_omp.cpp, and group_engine_cuda.cu in a cuda build), as
@@ -22,6 +23,7 @@
 #include <bulkmap/bulkmap.hpp>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "group.hpp"
@@ -121,17 +123,14 @@ void fill(bulkmap::aggregates<std::uint64_t, V> const& a, std::vector<agg_reques
     agg_result& r = out[i];
     r.count = count;
     if (kind == agg_kind::count) continue;
-    if (kind == agg_kind::mean) {
-      r.reals = to_host(a.mean);
-    } else if (kind == agg_kind::variance) {
-      r.reals = to_host(a.variance);
-    } else if (kind == agg_kind::sum) {
+    if (kind == agg_kind::sum || kind == agg_kind::mean || kind == agg_kind::variance) {
       auto const sums = to_host(a.sum);
       if constexpr (std::is_floating_point_v<V>) {
         r.reals = sums;
       } else {
         r.ints.assign(sums.begin(), sums.end());
       }
+      if (kind == agg_kind::variance) r.variance = to_host(a.variance);
     } else {
       auto const values = to_host(column_of(a, kind));
       if (rank_rows != nullptr) {  // a string column: ranks to rows

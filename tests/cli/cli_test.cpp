@@ -1896,4 +1896,244 @@ TEST_F(Cli, GroupSameAsSqlite) {
   }
 }
 
+// -------------------------------------------------------------------------------------------------
+// group, streaming: many chunks merge into the groups of the chunks before
+// -------------------------------------------------------------------------------------------------
+
+/// The rows of `t` in the order `order` (a permutation of its rows).
+csv_table reordered(csv_table const& t, std::vector<std::size_t> const& order) {
+  csv_table out;
+  for (std::size_t r : order) {
+    out.id.push_back(t.id[r]);
+    out.ks.push_back(t.ks[r]);
+    out.vs.push_back(t.vs[r]);
+    out.junk.push_back(t.junk[r]);
+    out.ki.push_back(t.ki[r]);
+    out.vi.push_back(t.vi[r]);
+    out.kf.push_back(t.kf[r]);
+    out.vf.push_back(t.vf[r]);
+  }
+  return out;
+}
+
+/// Gives row 0 a value of its column's type in every column, so that the first chunk, even of one
+/// row, infers every type (and no type widens later).
+void type_first_row(csv_table& t) {
+  t.ks[0] = "alpha";
+  t.ki[0] = 1;
+  t.kf[0] = 0.5;
+  t.vi[0] = 5;
+  t.vf[0] = 0.25;
+  t.vs[0] = "a0";
+}
+
+TEST_F(Cli, GroupManyChunksMergeEveryAggregate) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  csv_table shuffled = random_csv_table(rng_, 1200);
+  type_first_row(shuffled);
+  // The same rows clustered by ks: most groups then appear in a few chunks only, others (by id,
+  // one group per row) in one.
+  std::vector<std::size_t> order(shuffled.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return key_of(shuffled, "ks", a) < key_of(shuffled, "ks", b);
+  });
+  csv_table clustered = reordered(shuffled, order);
+  type_first_row(clustered);
+  std::vector<std::vector<std::string>> const key_sets = {
+      {"ks"}, {"ki"}, {"kf"}, {"ks", "ki"}, {"kf", "ks", "ki"}, {"id"}};
+  for (csv_table* t : {&shuffled, &clustered}) {
+    SCOPED_TRACE(t == &shuffled ? "shuffled" : "clustered by ks");
+    write_file(path("t.csv"), write_csv_table(*t, rng_));
+    for (auto const& keys : key_sets) {
+      std::string by;
+      for (auto const& k : keys) by += (by.empty() ? "" : ",") + k;
+      auto const expected = reference_groups(*t, keys, false);
+      // One record a chunk; a few records; about ten chunks.
+      for (char const* chunk : {" --chunk-bytes 1 --threads 1", " --chunk-bytes 700 --threads 1",
+                                " --chunk-bytes 20000"}) {
+        SCOPED_TRACE("--by " + by + chunk);
+        auto const result =
+            run("group --by " + by + " --agg " + all_aggs() + chunk + " " + quote(path("t.csv")));
+        EXPECT_SUCCESS(result);
+        EXPECT_TRUE(same_groups(result.out, expected));
+        EXPECT_EQ(group_summary(result.err),
+                  std::make_pair(std::uint64_t{t->size()}, std::uint64_t{expected.size() - 1}));
+      }
+    }
+  }
+}
+
+/// A value of a column whose type widens: its text, and whether it is NULL.
+using widening_field = std::optional<std::string>;
+
+TEST_F(Cli, GroupTypesThatWidenInALateChunk) {
+  // Columns: a, int keys written as "3", "03", "+3" that a late "2.5" makes float64 (one group per
+  // number); b, the same keys that a late "x" makes string (one group per text); v, int values
+  // that a late "0.5" makes float64; w, numbers that a late "z" makes string (min and max then
+  // compare bytewise: "10" < "9").
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  std::size_t const rows = 3000;
+  std::vector<widening_field> a, b, v, w;
+  char const* const forms[] = {"", "0", "+"};
+  for (std::size_t i = 0; i < rows; ++i) {
+    auto const maybe = [&](std::string text) {
+      return rng_() % 8 == 0 ? widening_field() : widening_field(std::move(text));
+    };
+    std::string const key = forms[rng_() % 3] + std::to_string(rng_() % 5);
+    a.push_back(maybe(key));
+    b.push_back(maybe(key));
+    v.push_back(maybe(std::to_string(static_cast<std::int64_t>(rng_() % 2001) - 1000)));
+    w.push_back(maybe(std::to_string(rng_() % 120)));
+  }
+  a[rows - 2] = "2.5";
+  b[rows - 2] = "x";
+  v[rows - 1] = "0.5";
+  w[rows - 1] = "z";
+  std::string text = "a,b,v,w\n";
+  for (std::size_t i = 0; i < rows; ++i) {
+    text += a[i].value_or("") + "," + b[i].value_or("") + "," + v[i].value_or("") + "," +
+            w[i].value_or("") + "\n";
+  }
+  write_file(path("w.csv"), text);
+  write_gzip(path("w.csv.gz"), text);
+
+  // The reference: a by number, b by text; v as doubles, w as text.
+  std::string const aggs =
+      "count,sum:v,mean:v,variance:v,min:v,max:v,first:v,last:v,min:w,max:w,"
+      "first:w,last:w";
+  struct values {
+    std::uint64_t rows = 0;
+    std::vector<double> v;
+    std::vector<std::string> w;
+  };
+  auto const expected_of = [&](std::string const& key, auto const& groups) {
+    std::vector<std::vector<expected_cell>> out;
+    out.push_back({text_cell(key)});
+    for (char const* h : {"count", "sum_v", "mean_v", "variance_v", "min_v", "max_v", "first_v",
+                          "last_v", "min_w", "max_w", "first_w", "last_w"}) {
+      out[0].push_back(text_cell(h));
+    }
+    for (auto const& [k, g] : groups) {
+      std::vector<expected_cell> row;
+      if (!k) {
+        row.emplace_back();
+      } else if constexpr (std::is_same_v<std::decay_t<decltype(*k)>, double>) {
+        row.push_back(real_cell(*k));
+      } else {
+        row.push_back(text_cell(*k));
+      }
+      row.push_back(int_cell(static_cast<std::int64_t>(g.rows)));
+      if (g.v.empty()) {
+        for (int i = 0; i < 7; ++i) row.emplace_back();
+      } else {
+        row.push_back(real_cell(sum_of(g.v), abs_sum_of(g.v)));
+        row.push_back(real_cell(sum_of(g.v) / g.v.size(), abs_sum_of(g.v) / g.v.size()));
+        row.push_back(variance_of(g.v));
+        row.push_back(real_cell(*std::min_element(g.v.begin(), g.v.end())));
+        row.push_back(real_cell(*std::max_element(g.v.begin(), g.v.end())));
+        row.push_back(real_cell(g.v.front()));
+        row.push_back(real_cell(g.v.back()));
+      }
+      if (g.w.empty()) {
+        for (int i = 0; i < 4; ++i) row.emplace_back();
+      } else {
+        row.push_back(text_cell(*std::min_element(g.w.begin(), g.w.end())));
+        row.push_back(text_cell(*std::max_element(g.w.begin(), g.w.end())));
+        row.push_back(text_cell(g.w.front()));
+        row.push_back(text_cell(g.w.back()));
+      }
+      out.push_back(std::move(row));
+    }
+    return out;
+  };
+  std::map<std::optional<double>, values> by_number;
+  std::map<std::optional<std::string>, values> by_text;
+  for (std::size_t i = 0; i < rows; ++i) {
+    for (values* g : {&by_number[a[i] ? std::optional<double>(std::stod(*a[i])) : std::nullopt],
+                      &by_text[b[i]]}) {
+      ++g->rows;
+      if (v[i]) g->v.push_back(std::stod(*v[i]));
+      if (w[i]) g->w.push_back(*w[i]);
+    }
+  }
+  ASSERT_EQ(by_number.size(), 7u);  // NULL, 0 to 4, 2.5
+  ASSERT_GT(by_text.size(), 12u);   // NULL, x, and the keys in up to three forms each
+  auto const want_a = expected_of("a", by_number);
+  auto const want_b = expected_of("b", by_text);
+
+  // In chunks of about 30 records, through each kind of input: a file, gzip, stdin from a file
+  // (read again by seeking back), stdin from a pipe, and a pipe named by a path (as a shell's
+  // process substitution names one), both copied to a temporary file to be read again.
+  struct input_case {
+    std::string prefix;
+    std::string file;
+  };
+  input_case const inputs[] = {
+      {"</dev/null", quote(path("w.csv"))},
+      {"</dev/null", quote(path("w.csv.gz"))},
+      {"<" + quote(path("w.csv")), "-"},
+      {"cat " + quote(path("w.csv.gz")) + " |", "-"},
+      {"cat " + quote(path("w.csv.gz")) + " |", "/dev/stdin"},
+  };
+  for (auto const& input : inputs) {
+    for (auto const& [key, want] : {std::make_pair("a", &want_a), std::make_pair("b", &want_b)}) {
+      SCOPED_TRACE(std::string("--by ") + key + " on " + input.prefix + " " + input.file);
+      auto const result =
+          run_shell(input.prefix, std::string("group --by ") + key + " --agg " + aggs +
+                                      " --chunk-bytes 1000 --threads 1 " + input.file);
+      EXPECT_SUCCESS(result);
+      EXPECT_TRUE(same_groups(result.out, *want));
+      EXPECT_EQ(group_summary(result.err).first, rows);
+    }
+  }
+  // Declared types need no inference: one pass, even from a pipe.
+  auto const declared = run_shell("cat " + quote(path("w.csv")) + " |",
+                                  "group --by b --types b:string,v:float64,w:string --agg " + aggs +
+                                      " --chunk-bytes 1000 --threads 1 -");
+  EXPECT_SUCCESS(declared);
+  EXPECT_TRUE(same_groups(declared.out, want_b));
+}
+
+TEST_F(Cli, GroupErrorsInALateChunk) {
+  // Every record but the last few is fine, read in chunks of a few records each.
+  std::string head = "k,v\n";
+  for (int i = 0; i < 3000; ++i) head += std::to_string(i % 7) + "," + std::to_string(i) + "\n";
+  struct late_case {
+    std::string tail;  ///< from line 3002 on
+    std::string args;
+    std::string where;  ///< after "FILE:"
+  };
+  late_case const cases[] = {
+      {"1,1.5\n", "--by k --types v:int64 --agg sum:v", "3002: column 'v' (int64): '1.5'"},
+      {"1,x\n2,3\n", "--by k --agg sum:v",
+       "3002: --agg sum:v needs numbers, but column 'v' holds 'x'"},
+      {"1,x\n2,y\n", "--by k --agg mean:v", "3002: --agg mean:v needs numbers"},
+      // A type error found early waits until the input is read: a bad record later wins.
+      {"1,x\n2,\"3\n", "--by k --agg variance:v", "3003: unterminated quote"},
+      {"1,2\n3\n", "--by k --agg sum:v", "3003: expected 2 fields, found 1"},
+      {"1,2\n3,4\"\n", "--by k --agg min:v", "3003: malformed quoting"},
+  };
+  for (auto const& c : cases) {
+    SCOPED_TRACE(c.args + " with " + c.tail);
+    write_file(path("late.csv"), head + c.tail);
+    std::string const args =
+        "group " + c.args + " --chunk-bytes 100 --threads 1 -o " + quote(path("out.csv")) + " ";
+    expect_failure(run(args + quote(path("late.csv"))), 1,
+                   path("late.csv").string() + ":" + c.where);
+    EXPECT_FALSE(fs::exists(path("out.csv")));
+    expect_failure(run_shell("cat " + quote(path("late.csv")) + " |", args + "-"), 1,
+                   "<stdin>:" + c.where);
+    EXPECT_FALSE(fs::exists(path("out.csv")));
+  }
+  // --skip-bad-rows skips late bad records and counts them.
+  write_file(path("late.csv"), head + "1,2\n3\n4,5,6\n");
+  auto const skipped =
+      run("group --by k --agg sum:v --skip-bad-rows --chunk-bytes 100 --threads 1 " +
+          quote(path("late.csv")));
+  EXPECT_SUCCESS(skipped);
+  EXPECT_NE(skipped.err.find("2 bad rows skipped"), std::string::npos) << skipped.err;
+  EXPECT_EQ(group_summary(skipped.err), std::make_pair(std::uint64_t{3001}, std::uint64_t{7}));
+}
+
 }  // namespace
