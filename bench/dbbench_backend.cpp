@@ -260,8 +260,8 @@ device_result q5_numbered(device_table const& t) {
 }
 
 device_result q10(device_table const& t) {  // sum v3 count by id1:id6
-  auto const g = bulkmap::combine_groups(number(t.id1), number(t.id2), number(t.id3),
-                                         number(t.id4), number(t.id5), number(t.id6));
+  auto const g = bulkmap::combine_groups(number(t.id1), number(t.id2), number(t.id3), number(t.id4),
+                                         number(t.id5), number(t.id6));
   device_result r;
   r.push_back(gather_key(t.id1, g));
   r.push_back(gather_key(t.id2, g));
