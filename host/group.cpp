@@ -824,8 +824,8 @@ group_totals run_group(group_options const& options, group_engine const& engine)
     } else {
       a.column = columns.use(name);
       std::string const kind_name =
-          std::find_if(std::begin(agg_names), std::end(agg_names), [&](agg_name const& n) {
-            return n.kind == kind;
+          std::find_if(std::begin(agg_names), std::end(agg_names), [&a](agg_name const& n) {
+            return n.kind == a.kind;
           })->name;
       a.header = kind_name + "_" + name;
     }

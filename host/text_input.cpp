@@ -135,7 +135,9 @@ void text_input::check_read_error() {
 }
 
 bool text_input::next_line(std::string_view& line) {
-  int const n = ks_getuntil(impl_->stream, KS_SEP_LINE, &impl_->text, nullptr);
+  // '\n' itself, not KS_SEP_LINE: that drops a "\r" before the "\n" too, so with the one
+  // dropped below, a line ending in "\r\r\n" would lose both.
+  int const n = ks_getuntil(impl_->stream, '\n', &impl_->text, nullptr);
   check_read_error();
   if (n < 0) return false;
   line_ = current_line_++;

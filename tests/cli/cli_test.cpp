@@ -389,6 +389,17 @@ TEST_F(Cli, KmerFastaWrappedAtOneAndCrlf) {
   }
 }
 
+// A line may end in "\r\n" once; a second "\r" is a byte of the sequence, not of the line's end
+// (a reader once dropped both; found by tests/fuzz/gzip_fuzz.cpp).
+TEST_F(Cli, KmerFastaSecondCarriageReturnIsData) {
+  write_file(path("cr.fa"), ">a\nACGTACGT\r\r\nACGT\r\n");
+  expect_failure(run("count --kmer 2 " + quote(path("cr.fa"))), 1, "cr.fa:2: invalid character");
+  write_file(path("crlf.fa"), ">a\nACGTACGT\r\nACGT\r\n");
+  auto const result = run("count --kmer 2 --no-canonical " + quote(path("crlf.fa")));
+  EXPECT_SUCCESS(result);
+  EXPECT_TRUE(same_output(result.out, format_counts(reference_kmers({"ACGTACGTACGT"}, 2, false))));
+}
+
 TEST_F(Cli, KmerFastqPlainGzipMultiLine) {
   SCOPED_TRACE("seed " + std::to_string(seed_));
   auto const reads = random_reads(rng_, 400, 0, 150);
@@ -2134,6 +2145,96 @@ TEST_F(Cli, GroupErrorsInALateChunk) {
   EXPECT_SUCCESS(skipped);
   EXPECT_NE(skipped.err.find("2 bad rows skipped"), std::string::npos) << skipped.err;
   EXPECT_EQ(group_summary(skipped.err), std::make_pair(std::uint64_t{3001}, std::uint64_t{7}));
+}
+
+}  // namespace
+
+// -------------------------------------------------------------------------------------------------
+// The same bytes out whatever the threads, chunks and backend; out of memory
+// -------------------------------------------------------------------------------------------------
+
+namespace {
+
+TEST_F(Cli, OutputIsTheSameBytesForEveryThreadCountChunkSizeAndBackend) {
+  SCOPED_TRACE("seed " + std::to_string(seed_));
+  write_file(path("reads.fa"), to_fasta(random_reads(rng_, 400, 0, 150), 60));
+  std::string ints;
+  for (int i = 0; i < 20000; ++i) {
+    ints += std::to_string(static_cast<std::int64_t>(rng_() % 3000) - 1500) + (i % 7 ? " " : "\n");
+  }
+  write_file(path("ints.txt"), ints);
+  write_file(path("words.txt"), random_text(rng_, 20000));
+  csv_table t = random_csv_table(rng_, 2000);
+  write_file(path("t.csv"), write_csv_table(t, rng_));
+  // Floating-point sums (mean, variance of vf) depend on the order of the additions, as in the
+  // library: only exact aggregates here.
+  std::string const exact = " --agg count,count:vi,sum:vi,min:vi,max:vi,first:vs,last:vs --list vs";
+  struct mode {
+    std::string args;
+    std::vector<std::string> chunks;
+  };
+  std::vector<mode> const modes = {
+      {"count --kmer 21 " + quote(path("reads.fa")), {"", " --chunk-size 97"}},
+      {"count --kmer 45 --top 50 " + quote(path("reads.fa")), {"", " --chunk-size 1000"}},
+      {"count --ints " + quote(path("ints.txt")), {"", " --chunk-size 333"}},
+      {"count --words --min-count 2 " + quote(path("words.txt")), {"", " --chunk-size 64"}},
+      {"count --words --alnum --lower " + quote(path("words.txt")), {"", " --chunk-size 1000"}},
+      {"group --by ks,ki" + exact + " " + quote(path("t.csv")), {"", " --chunk-bytes 700"}},
+  };
+  for (auto const& m : modes) {
+    SCOPED_TRACE(m.args);
+    std::vector<std::string> runs;
+    for (std::string const threads : {" --threads 1", " --threads 3"}) {
+      for (auto const& chunk : m.chunks) runs.push_back(" --backend omp" + threads + chunk);
+    }
+    runs.push_back(" --backend auto");  // cuda where a GPU is present: the backends compared
+    std::optional<std::string> first;
+    for (auto const& options : runs) {
+      SCOPED_TRACE(options);
+      auto const result = run(m.args + options);
+      EXPECT_SUCCESS(result);
+      if (!first) first = result.out;
+      EXPECT_TRUE(result.out == *first) << "the output differs in its bytes";
+    }
+    EXPECT_GT(first->size(), 100u);
+  }
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BULKMAP_TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BULKMAP_TEST_UNDER_ASAN 1
+#endif
+#endif
+
+// Under a cap on address space (ulimit -v) that the input's distinct keys exceed, each mode fails
+// with one line naming the allocation, exit 1, and nothing on stdout (nor in the -o file).
+TEST_F(Cli, OutOfMemoryIsACleanErrorWithNoOutput) {
+#ifdef BULKMAP_TEST_UNDER_ASAN
+  GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space: no cap on it works";
+#endif
+  std::string ints;
+  std::string words;
+  std::string csv = "k,v\n";
+  for (int i = 0; i < 3000000; ++i) {
+    ints += std::to_string(i * 7919LL) + "\n";
+    words += "w" + std::to_string(i) + " ";
+    csv += std::to_string(i) + ",1\n";
+  }
+  write_file(path("ints.txt"), ints);
+  write_file(path("words.txt"), words);
+  write_file(path("t.csv"), csv);
+  std::string const out = " -o " + quote(path("out.txt")) + " --backend omp --threads 2 ";
+  for (std::string const& args : {"count --ints" + out + quote(path("ints.txt")),
+                                  "count --words" + out + quote(path("words.txt")),
+                                  "group --by k --agg sum:v" + out + quote(path("t.csv"))}) {
+    SCOPED_TRACE(args);
+    // 200 MB of address space: the binary, its threads and a chunk of input fit; the table
+    // for millions of keys does not.
+    expect_failure(run_shell("ulimit -v 200000;", args), 1, "out of memory");
+    EXPECT_FALSE(fs::exists(path("out.txt"))) << "no partial output file";
+  }
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ decltype(auto) translate_errors(char const* what, F&& f) {
                            cudaGetErrorString(status) + ")");
     }
 #endif
-    throw out_of_memory(std::string("bulkmap: ") + what + ": allocation failed (" + e.what() + ")");
+    throw out_of_memory(std::string("bulkmap: ") + what + ": out of memory (" + e.what() + ")");
   } catch (thrust::system_error const& e) {
 #if defined(BULKMAP_BACKEND_CUDA)
     if (e.code().category() == thrust::cuda_category()) {

@@ -64,6 +64,31 @@ struct negate_fn {
   }
 };
 
+/**
+ * `op(a, b)` outside an atomic (combining inputs before their one atomic). For integer `plus` the
+ * sum is taken in unsigned arithmetic: it wraps as the atomic `fetch_add` does, where a signed
+ * overflow would be undefined behaviour (UBSan found it).
+ */
+template <class T, class Op>
+BULKMAP_HOST_DEVICE T fold_values(Op const& op, T a, T b) {
+  if constexpr (std::is_integral_v<T> && is_functor_v<Op, thrust::plus, T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(static_cast<U>(a) + static_cast<U>(b)));
+  } else {
+    return static_cast<T>(op(a, b));
+  }
+}
+
+/// `op` as `fold_values` applies it, for the reductions that take an operator (`reduce_lanes`).
+template <class Op>
+struct wrapping_fold {
+  Op op;
+  template <class T>
+  BULKMAP_HOST_DEVICE T operator()(T a, T b) const {
+    return fold_values(op, a, b);
+  }
+};
+
 /// `*target = op(*target, v)`, atomically.
 template <class T, class Op>
 BULKMAP_HOST_DEVICE void atomic_fold(T& target, T v, Op op) {
@@ -97,7 +122,7 @@ BULKMAP_HOST_DEVICE void grouped_fold(T& target, T v, Op op) {
 #if defined(__CUDA_ARCH__)
   auto const address = reinterpret_cast<unsigned long long>(&target);
   unsigned const same = __match_any_sync(__activemask(), address);
-  if (same & (same - 1)) v = reduce_lanes(same, v, op);  // more than one lane
+  if (same & (same - 1)) v = reduce_lanes(same, v, wrapping_fold<Op>{op});  // more than one lane
   if (static_cast<unsigned>(__ffs(same) - 1) == lane_id()) atomic_fold(target, v, op);
 #else
   atomic_fold(target, v, op);

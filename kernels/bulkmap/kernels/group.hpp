@@ -157,7 +157,7 @@ struct aggregate_columns {
 template <bool Atomic, bool Grouped = false, class T, class Op>
 BULKMAP_HOST_DEVICE void fold_into(T& target, T v, Op op) {
   if constexpr (!Atomic) {
-    target = op(target, v);
+    target = fold_values(op, target, v);
   } else if constexpr (Grouped) {
     grouped_fold(target, v, op);
   } else {
@@ -220,7 +220,7 @@ template <class V, class S>
 BULKMAP_HOST_DEVICE void merge_columns(aggregate_columns<V, S> const& to,
                                        aggregate_columns<V, S> const& part, std::uint64_t g) {
   if (to.count != nullptr) to.count[g] += part.count[g];
-  if (to.sum != nullptr) to.sum[g] = static_cast<S>(to.sum[g] + part.sum[g]);
+  if (to.sum != nullptr) to.sum[g] = fold_values(thrust::plus<S>{}, to.sum[g], part.sum[g]);
   if (to.min != nullptr) to.min[g] = thrust::minimum<V>{}(to.min[g], part.min[g]);
   if (to.max != nullptr) to.max[g] = thrust::maximum<V>{}(to.max[g], part.max[g]);
   if (to.first_row != nullptr) {

@@ -204,7 +204,7 @@ struct claim_and_combine_fn {
       if (e.slot != ref::npos && e.key == kw) {  // the key's slot, from an earlier input
         std::uint64_t const kept = r & (ref::absent | ref::claimed | ref::applied);
         claim.refs[i] = kept | e.slot | ref::applied;
-        if (!(kept & ref::applied)) e.sum = claim.also.op(e.sum, v);
+        if (!(kept & ref::applied)) e.sum = fold_values(claim.also.op, e.sum, v);
         ++hits;
         continue;
       }
