@@ -289,11 +289,8 @@ class word_counter {
       std::size_t const got = input.read(text_.data() + held, chunk_size_);
       std::size_t const size = held + got;
       bool const end = got < chunk_size_;
-      // The chunk ends after its last non-word byte, unless the input ends here.
-      std::size_t cut = size;
-      if (!end) {
-        while (cut > 0 && is_word_byte(static_cast<unsigned char>(text_[cut - 1]), rule_)) --cut;
-      }
+      std::size_t const cut =
+          chunk_cut(reinterpret_cast<unsigned char const*>(text_.data()), size, end, rule_);
       if (cut > 0) count_chunk(cut);
       held = size - cut;  // a word that goes on (cut = 0: all of it; the next read extends it)
       if (cut > 0 && held > 0) std::memmove(text_.data(), text_.data() + cut, held);

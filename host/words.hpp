@@ -46,6 +46,18 @@ BULKMAP_HOST_DEVICE inline bool is_word_byte(unsigned char c, word_rule rule) {
   return (c >= '0' && c <= '9') || (folded >= 'a' && folded <= 'z') || c >= 0x80;
 }
 
+/// Where a chunk of text read from an input is cut for counting: after its last non-word byte,
+/// so that a word going on into the next read is held back whole; at `size` when the input ends
+/// there (`end`). 0 when the whole chunk is one unfinished word.
+inline std::size_t chunk_cut(unsigned char const* text, std::size_t size, bool end,
+                             word_rule rule) {
+  std::size_t cut = size;
+  if (!end) {
+    while (cut > 0 && is_word_byte(text[cut - 1], rule)) --cut;
+  }
+  return cut;
+}
+
 /// ASCII letters to lower case (`--lower`); every other byte as it is.
 struct lower_ascii_fn {
   BULKMAP_HOST_DEVICE unsigned char operator()(unsigned char c) const {

@@ -179,54 +179,48 @@ class session {
     return fresh;
   }
 
+  /// A batch of keys and values from the input, into the map by `on_map(keys, values)` and into
+  /// the model by `fold(old, new)` on keys already present.
+  template <class OnMap, class Fold>
+  void insertion(char const* name, OnMap on_map, Fold fold) {
+    auto const keys = read_keys();
+    auto const values = read_values(keys.size());
+    apply(
+        name, [&] { return on_map(keys, values); },
+        [&] { return model_accumulate(keys, values, fold); });
+  }
+
   void step() {
     auto const op = static_cast<call>(in_.next() % calls);
     std::uint8_t const arg = in_.next();
     switch (op) {
-      case insert: {
-        auto const keys = read_keys();
-        auto const values = read_values(keys.size());
-        apply(
-            "insert", [&] { return map_.insert(keys, values); },
-            [&] {
-              std::size_t fresh = 0;
-              for (std::size_t i = 0; i < keys.size(); ++i)
-                fresh += model_.emplace(keys[i], values[i]).second;
-              return fresh;
-            });
+      case insert:  // first wins: the model keeps the old value
+        insertion(
+            "insert", [&](auto const& k, auto const& v) { return map_.insert(k, v); },
+            [](T old, T) { return old; });
         break;
-      }
-      case insert_or_assign: {
-        auto const keys = read_keys();
-        auto const values = read_values(keys.size());
-        apply(
-            "insert_or_assign", [&] { return map_.insert_or_assign(keys, values); },
-            [&] {
-              std::size_t fresh = 0;
-              for (std::size_t i = 0; i < keys.size(); ++i)
-                fresh += model_.insert_or_assign(keys[i], values[i]).second;
-              return fresh;
-            });
+      case insert_or_assign:  // last wins
+        insertion(
+            "insert_or_assign",
+            [&](auto const& k, auto const& v) { return map_.insert_or_assign(k, v); },
+            [](T, T v) { return v; });
         break;
-      }
-      case accumulate_sum: {
-        auto const keys = read_keys();
-        auto const values = read_values(keys.size());
-        apply(
+      case accumulate_sum:
+        insertion(
             "insert_or_accumulate(plus)",
-            [&] { return map_.insert_or_accumulate(keys, values, thrust::plus<T>{}); },
-            [&] { return model_accumulate(keys, values, thrust::plus<T>{}); });
+            [&](auto const& k, auto const& v) {
+              return map_.insert_or_accumulate(k, v, thrust::plus<T>{});
+            },
+            thrust::plus<T>{});
         break;
-      }
-      case accumulate_max: {
-        auto const keys = read_keys();
-        auto const values = read_values(keys.size());
-        apply(
+      case accumulate_max:
+        insertion(
             "insert_or_accumulate(max)",
-            [&] { return map_.insert_or_accumulate(keys, values, max_op<T>{}); },
-            [&] { return model_accumulate(keys, values, max_op<T>{}); });
+            [&](auto const& k, auto const& v) {
+              return map_.insert_or_accumulate(k, v, max_op<T>{});
+            },
+            max_op<T>{});
         break;
-      }
       case count: {
         auto const keys = read_keys();
         std::vector<T> const ones(keys.size(), T{1});

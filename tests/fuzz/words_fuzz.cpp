@@ -8,7 +8,7 @@
  *     1 + 5m bytes, or 64 KiB when m is 63;
  *   - the rest: the file, written to a scratch file and read through `text_input` (gzip when it
  *     starts with gzip's magic bytes).
- * The text is read a chunk at a time and each chunk cut after its last word byte, the rest held
+ * The text is read a chunk at a time and each chunk cut by `chunk_cut` (words.hpp), the rest held
  * for the next chunk, as `word_counter` (count_engine.inl) does; `count_words` hands each chunk's
  * words to a map-like tally here instead of a `bulkmap::string_map`. The promise: no error at all
  * on a readable file, and for a plain input, the words and their counts equal those of an
@@ -95,13 +95,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
       std::size_t const got = input.read(text.data() + held, chunk);
       std::size_t const n = held + got;
       end = got < chunk;
-      std::size_t cut = n;
-      if (!end) {
-        while (cut > 0 &&
-               bulkmap::cli::is_word_byte(static_cast<unsigned char>(text[cut - 1]), rule)) {
-          --cut;
-        }
-      }
+      std::size_t const cut = bulkmap::cli::chunk_cut(
+          reinterpret_cast<unsigned char const*>(text.data()), n, end, rule);
       if (cut > 0) {
         words += bulkmap::cli::count_words(reinterpret_cast<unsigned char*>(text.data()), cut, rule,
                                            lower, map, scratch);
