@@ -362,8 +362,10 @@ struct claim_result {
   bool claimed;         ///< true when this call claimed the slot for the key
 };
 
-/// How many inputs ahead the omp backend's passes prefetch slots (detail::prefetching).
-inline constexpr std::uint64_t prefetch_distance = 16;
+/// How many inputs ahead the omp backend's passes prefetch slots (detail::prefetching). On 2
+/// cores (AMD EPYC, u64 keys), find with every query hitting took 20% less time with 32 than with
+/// 16, 8 was slower than 16, and 64 gained nothing over 32.
+inline constexpr std::uint64_t prefetch_distance = 32;
 
 /**
  * @brief A trivially copyable view of the table, passed by value into per-element functors.
@@ -423,10 +425,18 @@ struct table_view {
 
   BULKMAP_HOST_DEVICE static word load_key(slot_type const& s) noexcept { return key_ops::load(s); }
 
-  /// Asks the CPU to fetch slot `i` for a write soon (omp backend; see detail::prefetching).
+  /**
+   * Asks the CPU to fetch slot `i` for a write soon (omp backend; see detail::prefetching).
+   * The empty volatile asm keeps the prefetch: GCC (12, here) counts `__builtin_prefetch` as no
+   * side effect, so it marks a function that only prefetches "looping pure" and deletes every call
+   * to it, whose result is unused, from the loops that are not inlined early. It had deleted the
+   * prefetches of most omp passes (tests/prefetch_emitted.sh now checks the machine code); with
+   * them, `find`, `erase` and counting 10^7 distinct u64 keys took 40 to 55% less time on 2 cores.
+   */
   BULKMAP_HOST_DEVICE void prefetch_slot(std::uint64_t i) const noexcept {
 #if defined(BULKMAP_BACKEND_OMP) && !defined(__CUDA_ARCH__)
     __builtin_prefetch(&slots[i], 1, 3);
+    asm volatile("");
 #else
     (void)i;
 #endif
