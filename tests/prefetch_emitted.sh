@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# Checks that the omp passes over a fixed-size table which prefetch slots (detail::prefetching
-# and the fused count, claim_and_combine_fn) still hold prefetch instructions in the machine code
-# GCC made of them. GCC may delete a call to a function whose only effect is __builtin_prefetch
-# (table.hpp: prefetch_slot says why), and nothing else notices: results stay right, only slower.
+# Checks that the omp passes which prefetch slots (detail::prefetching and the fused count,
+# claim_and_combine_fn) still hold prefetch instructions in the machine code GCC made of them.
+# GCC may delete a call to a function whose only effect is __builtin_prefetch (table.hpp:
+# prefetch_for_write says why), and nothing else notices: results stay right, only slower.
 #
 #   prefetch_emitted.sh OBJDUMP BINARY...
 #
 # A pass is an OpenMP loop body (`[clone ._omp_fn.N]`); it passes when it, or a function it
-# calls, holds a prefetch instruction. The string table's passes do not prefetch, by design
-# (string_table.hpp), and are not checked. Fails when a binary has no pass at all, or when a pass
+# calls, holds a prefetch instruction. Fails when a binary has no pass at all, or when a pass
 # holds no prefetch; it names those.
 set -euo pipefail
 objdump=$1
@@ -19,8 +18,7 @@ for binary in "$@"; do
       /^[0-9a-f]+ <.*>:$/ {
         address = $1; sub(/^0+/, "", address)
         prefetches[address] = 0; callees[address] = ""
-        if ($0 ~ /_omp_fn\./ && $0 !~ /string_table_view</ &&
-            match($0, /detail::(prefetching|claim_and_combine_fn)</)) {
+        if ($0 ~ /_omp_fn\./ && match($0, /detail::(prefetching|claim_and_combine_fn)</)) {
           passes[address] = substr($0, RSTART, 240)
         }
         next
