@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
 
   bulkmap_bench::register_backend_benchmarks(cfg);
   bulkmap_bench::register_cpu_benchmarks(cfg);
+  bulkmap_bench::register_queued();
 
   int rest_argc = static_cast<int>(rest.size());
   benchmark::Initialize(&rest_argc, rest.data());

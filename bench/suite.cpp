@@ -4,7 +4,9 @@
  */
 #include "suite.hpp"
 
+#include <algorithm>
 #include <sstream>
+#include <utility>
 
 namespace bulkmap_bench {
 
@@ -50,6 +52,39 @@ std::vector<workload> workloads(std::size_t n) {
 
 namespace {
 bool failed = false;
+
+struct queued {
+  std::string name;
+  std::function<void(benchmark::State&)> fn;
+  int repetitions;
+};
+std::vector<queued> queue;
+}  // namespace
+
+void add(config const& cfg, std::string const& name, std::function<void(benchmark::State&)> fn) {
+  queue.push_back({name, std::move(fn), cfg.repetitions});
+}
+
+void register_queued() {
+  auto const group = [](std::string const& name) { return name.substr(0, name.rfind('/')); };
+  std::vector<std::string> groups;  // in the order of their first benchmark
+  for (queued const& q : queue) {
+    if (std::find(groups.begin(), groups.end(), group(q.name)) == groups.end()) {
+      groups.push_back(group(q.name));
+    }
+  }
+  for (std::string const& g : groups) {
+    for (queued const& q : queue) {
+      if (group(q.name) != g) continue;
+      benchmark::RegisterBenchmark(q.name.c_str(), q.fn)
+          ->UseManualTime()
+          ->Iterations(1)
+          ->Repetitions(q.repetitions)
+          ->ReportAggregatesOnly(true)
+          ->Unit(benchmark::kMillisecond);
+    }
+  }
+  queue.clear();
 }
 
 void fail(benchmark::State& state, char const* why) {

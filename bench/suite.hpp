@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -116,23 +117,25 @@ void fail(benchmark::State& state, char const* why);
 /// Whether any benchmark failed.
 bool any_failed();
 
-/// Registers `fn(state)` as `name`, timed manually, `cfg.repetitions` runs, median reported.
-template <class F>
-void add(config const& cfg, std::string const& name, F fn) {
-  benchmark::RegisterBenchmark(name.c_str(), fn)
-      ->UseManualTime()
-      ->Iterations(1)
-      ->Repetitions(cfg.repetitions)
-      ->ReportAggregatesOnly(true)
-      ->Unit(benchmark::kMillisecond);
-}
+/// Queues `fn(state)` as benchmark `name`, timed manually, `cfg.repetitions` runs, median
+/// reported. Nothing runs until `register_queued`.
+void add(config const& cfg, std::string const& name, std::function<void(benchmark::State&)> fn);
 
-/// Registers the backend's benchmarks: bulkmap, Thrust sort + reduce_by_key, GUPS.
+/**
+ * Registers the queued benchmarks with Google Benchmark, which runs them in that order: grouped
+ * by workload and key type (the name without its peer), each group where its first benchmark was
+ * queued. So every peer of a workload runs right after bulkmap rather than a quarter of an hour
+ * later: on a shared machine whose speed drifts by up to 2× from hour to hour, neighbours' ratios
+ * drift far less.
+ */
+void register_queued();
+
+/// Queues the backend's benchmarks (`add`): bulkmap, Thrust sort + reduce_by_key, GUPS.
 void register_backend_benchmarks(config const& cfg);
-/// Registers the CPU maps' benchmarks.
+/// Queues the CPU maps' benchmarks.
 void register_cpu_benchmarks(config const& cfg);
 /**
- * Registers db-benchmark's group-by questions (dbbench.hpp) on bulkmap, `cfg.dbbench_n` rows:
+ * Queues db-benchmark's group-by questions (dbbench.hpp) on bulkmap, `cfg.dbbench_n` rows:
  * `dbbench_groupby/<question>/bulkmap` (and `/bulkmap_numbered` for q4 and q5). Keys per second
  * are rows per second; the time of one run is the question's time.
  */
