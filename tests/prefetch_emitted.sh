@@ -38,7 +38,7 @@ for binary in "$@"; do
         }
         if (n == 0) { print "  no prefetching pass found"; exit 1 }
         printf "  %d prefetching passes, %d without a prefetch instruction\n", n, missing
-        exit missing > 0
+        exit (missing > 0)
       }'); then
     status=1
   fi
