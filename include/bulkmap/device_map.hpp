@@ -719,6 +719,10 @@ class device_map {
   /// Slot references for insertions and `erase_async` (`ref_scratch`), kept between calls.
   mutable detail::vector_of<std::uint64_t, Allocator> scratch_{
       detail::rebind_t<Allocator, std::uint64_t>(alloc_)};
+  /// The slots claimed so far by the running insertion of several chunks, a bit per slot (see
+  /// detail::claim_fn), carried by rehashes; empty otherwise.
+  detail::vector_of<std::uint64_t, Allocator> claim_marks_{
+      detail::rebind_t<Allocator, std::uint64_t>(alloc_)};
   /// Where launches go now (`run`).
   mutable detail::placement on_{};
 };

@@ -17,12 +17,12 @@
  *   itself, combining each thread's folds per slot first (locate.hpp: claim_and_combine_fn), and
  *   `insert` stores first values there, electing them only for a chunk that repeats a new key
  *   (insert.hpp: first_writes).
- * - A batch of several chunks logs the keys it claims, and a failed growth erases them
- *   (apply_in_chunks). Counting and integer `plus` apply each chunk at once and, on failure, fold
- *   the applied chunks back out with negated values; every other insertion claims all its keys
- *   before it changes any value a key had before the call. Extra temporary memory: sizeof(Key)
- *   per new key, and 1 bit per input for accumulation with an operator whose identity is not
- *   zero.
+ * - A batch of several chunks marks the slots it claims (a bit per slot, carried by rehashes),
+ *   and a failed growth frees them (apply_in_chunks). Counting and integer `plus` apply each chunk
+ *   at once and, on failure, fold the applied chunks back out with negated values; every other
+ *   insertion claims all its keys before it changes any value a key had before the call. Extra
+ *   temporary memory: 1 bit per slot, and 1 bit per input for accumulation with an operator whose
+ *   identity is not zero.
  */
 #pragma once
 
@@ -177,12 +177,21 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::rehash(size_type new_capacit
   size_type const side = live_side_slots();
   auto fresh = detail::allocate<slot_type>(alloc_, "rehash", new_capacity + detail::side_slot_count,
                                            detail::empty_slot<Key, T>());
+  detail::vector_of<std::uint64_t, Allocator> fresh_marks{
+      detail::rebind_t<Allocator, std::uint64_t>(alloc_)};
+  if (!claim_marks_.empty()) {  // an insertion of several chunks is running: carry its marks
+    fresh_marks = detail::allocate<std::uint64_t>(
+        alloc_, "rehash", detail::mark_words(new_capacity + detail::side_slot_count));
+  }
   view_type const from = view();
   view_type to = from;
   to.slots = thrust::raw_pointer_cast(fresh.data());
   to.capacity = new_capacity;
-  run("rehash", capacity_ + detail::side_slot_count, detail::rehash_fn<view_type>{from, to});
+  run("rehash", capacity_ + detail::side_slot_count,
+      detail::rehash_fn<view_type>{from, to, thrust::raw_pointer_cast(claim_marks_.data()),
+                                   thrust::raw_pointer_cast(fresh_marks.data())});
   slots_.swap(fresh);
+  claim_marks_.swap(fresh_marks);
   capacity_ = new_capacity;
   occupied_ = size_ - side;
 }
@@ -264,7 +273,13 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
     v.budgeted = v.claim_limit < n;
     auto* counters = thrust::raw_pointer_cast(counters_.data());
     detail::claim_fn<view_type, KeyIt, Also> const claim{
-        v, keys, refs, counters + detail::any_failed, which, also};
+        v,
+        keys,
+        refs,
+        counters + detail::any_failed,
+        which,
+        also,
+        thrust::raw_pointer_cast(claim_marks_.data())};
     if constexpr (!backend_is_cuda && decltype(claim)::fused) {
       using combine = detail::claim_and_combine_fn<detail::claim_fn<view_type, KeyIt, Also>>;
       run("locate", (n + combine::block - 1) / combine::block, combine{claim, n});
@@ -429,7 +444,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
   constexpr bool by_key = std::is_same_v<Op, detail::no_fold_values_by_key>;
   detail::vector_of<std::uint64_t, Allocator> marks{
       detail::rebind_t<Allocator, std::uint64_t>(alloc_)};
-  auto const mark_words = [&] { return (capacity_ + detail::side_slot_count + 63) / 64; };
+  auto const mark_words = [&] { return detail::mark_words(capacity_ + detail::side_slot_count); };
   auto const writes_first = [&] {
     return write_first && rule == order_rule::first_wins &&
            (by_key || 4 * mark_words() <= std::min(n, detail::chunk_size));
@@ -471,32 +486,32 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
   }
 
   // Several chunks. Any chunk's growth may fail, and the map must then be left as it was. The
-  // keys each chunk claims are logged, and a failure erases them.
+  // locate passes mark the slots they claim (claim_marks_, carried by the rehashes), and a
+  // failure frees the marked slots.
   auto const chunk_length = [&](size_type offset) {
     return std::min(detail::chunk_size, n - offset);
   };
-  // The keys this call claimed.
-  detail::vector_of<Key, Allocator> claimed_keys{detail::rebind_t<Allocator, Key>(alloc_)};
-  // Locates the chunk at `offset` (see locate_chunk; `fold`, a fused fold or none) and logs the
-  // keys it claims.
-  auto const claim_and_log = [&](size_type offset, bool mark_absent, auto fold) {
-    size_type const m = chunk_length(offset);
-    auto const keys = keys_first + static_cast<std::ptrdiff_t>(offset);
-    size_type const logged = claimed_keys.size();
-    size_type const claimed = locate_chunk(keys, m, refs, mark_absent, fold);
-    if (claimed == 0) return;  // (an empty output has no storage to point into)
-    try {
-      detail::translate_errors("insert", [&] { claimed_keys.resize(logged + claimed); });
-      detail::copy_selected("insert", detail::policy(alloc_), keys, m, refs,
-                            claimed_keys.begin() + static_cast<std::ptrdiff_t>(logged),
-                            detail::is_claimed_fn{});
-    } catch (out_of_memory const&) {
-      claimed_keys.resize(logged);  // shrinks: no allocation
-      unclaim_chunk(refs, m, claimed, fold);
-      throw;
+  claim_marks_ = detail::allocate<std::uint64_t>(alloc_, "insert", mark_words());
+  struct drop_marks {
+    device_map& map;
+    ~drop_marks() {
+      detail::vector_of<std::uint64_t, Allocator>(map.claim_marks_.get_allocator())
+          .swap(map.claim_marks_);
     }
+  } const marks_end{*this};
+  // Locates the chunk at `offset` (see locate_chunk; `fold`, a fused fold or none).
+  auto const claim_chunk = [&](size_type offset, bool mark_absent, auto fold) {
+    locate_chunk(keys_first + static_cast<std::ptrdiff_t>(offset), chunk_length(offset), refs,
+                 mark_absent, fold);
   };
-  auto const erase_logged = [&] { erase(claimed_keys.begin(), claimed_keys.end()); };
+  auto const free_claimed = [&] {
+    reset_counters();
+    auto* counters = thrust::raw_pointer_cast(counters_.data());
+    run("undo insert", capacity_ + detail::side_slot_count,
+        detail::free_marked_fn<view_type>{view(), thrust::raw_pointer_cast(claim_marks_.data()),
+                                          counters + detail::removed});
+    size_ -= static_cast<size_type>(read_counters()[detail::removed]);
+  };
 
   if constexpr (detail::is_reversible_v<Op, T>) {
     if (rule == order_rule::fold) {
@@ -507,7 +522,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
       try {
         for (; offset < n; offset += detail::chunk_size) {
           auto const d = static_cast<std::ptrdiff_t>(offset);
-          claim_and_log(offset, mark_absent, fused(offset));
+          claim_chunk(offset, mark_absent, fused(offset));
           if constexpr (!fuse) {
             write_first_values_and_flags(keys_first + d, values_first + d, chunk_length(offset),
                                          refs, false, new_out + d);
@@ -524,7 +539,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
           run("undo", m,
               detail::fold_fn<view_type, decltype(negated), Op, false>{view(), negated, refs, op});
         }
-        erase_logged();
+        free_claimed();
         throw;
       }
       return size_ - before;
@@ -544,11 +559,11 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
       size_type const m = chunk_length(offset);
       if constexpr (write_first) {
         if (writes_first()) {
-          claim_and_log(offset, false, first_writes_at(offset));
+          claim_chunk(offset, false, first_writes_at(offset));
           continue;
         }
       }
-      claim_and_log(offset, mark_absent, detail::locate_only{});
+      claim_chunk(offset, mark_absent, detail::locate_only{});
       auto const d = static_cast<std::ptrdiff_t>(offset);
       write_first_values_and_flags(keys_first + d, values_first + d, m, refs, first_values,
                                    new_out + d);
@@ -558,7 +573,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
       }
     }
   } catch (out_of_memory const&) {
-    erase_logged();
+    free_claimed();
     throw;
   }
   if (rule == order_rule::first_wins) return size_ - before;

@@ -250,6 +250,29 @@ struct claim_key {
   }
 };
 
+/// Words of a slot bitmap (a bit per slot, main and side) over a table of `slots` slots.
+BULKMAP_HOST_DEVICE constexpr std::uint64_t mark_words(std::uint64_t slots) noexcept {
+  return (slots + 63) / 64;
+}
+
+/// Sets slot i's bit in the slot bitmap `marks` (atomically: other threads set bits of the same
+/// word); skips the read-modify-write when the bit is set already.
+BULKMAP_HOST_DEVICE inline void mark_slot(std::uint64_t* marks, std::uint64_t i) noexcept {
+  std::uint64_t const bit = std::uint64_t{1} << (i % 64);
+  atomic_ref_t<std::uint64_t> word(marks[i / 64]);
+  if (!(word.load(cuda::std::memory_order_relaxed) & bit)) {
+    word.fetch_or(bit, cuda::std::memory_order_relaxed);
+  }
+}
+
+/// Whether slot i's bit is set in the slot bitmap `marks`.
+BULKMAP_HOST_DEVICE inline bool slot_marked(std::uint64_t const* marks, std::uint64_t i) noexcept {
+  return (atomic_ref_t<std::uint64_t>(const_cast<std::uint64_t&>(marks[i / 64]))
+              .load(cuda::std::memory_order_relaxed) >>
+          (i % 64)) &
+         1;
+}
+
 /**
  * @brief How `table_view::find_or_claim` takes an empty slot in `insert`'s one-pass path
  * (`first_writes`): it sets slot i's bit in `attempted` (one bit per slot, main and side, cleared
@@ -270,21 +293,14 @@ struct claim_marking {
       expected = now;
       return false;
     }
-    auto const i = static_cast<std::uint64_t>(&s - slots);
-    std::uint64_t const bit = std::uint64_t{1} << (i % 64);
-    atomic_ref_t<std::uint64_t> word(attempted[i / 64]);
-    if (!(word.load(cuda::std::memory_order_relaxed) & bit)) {
-      word.fetch_or(bit, cuda::std::memory_order_relaxed);
-    }
+    mark_slot(attempted, static_cast<std::uint64_t>(&s - slots));
     cuda::atomic_thread_fence(cuda::std::memory_order_release, cuda::thread_scope_device);
     return key_word_ops<Slot>::compare_exchange(s, expected, desired);
   }
   /// Whether the key found in slot i was claimed during the pass (call after finding it).
   BULKMAP_HOST_DEVICE bool claimed_by_pass(std::uint64_t i) const noexcept {
     cuda::atomic_thread_fence(cuda::std::memory_order_acquire, cuda::thread_scope_device);
-    return (atomic_ref_t<std::uint64_t>(attempted[i / 64]).load(cuda::std::memory_order_relaxed) >>
-            (i % 64)) &
-           1;
+    return slot_marked(attempted, i);
   }
 };
 
