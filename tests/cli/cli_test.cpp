@@ -39,9 +39,13 @@
 #include <utility>
 #include <vector>
 
+#include "scratch_test.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
+using bulkmap_test::write_file;
+using bulkmap_test::write_gzip;
 
 // -------------------------------------------------------------------------------------------------
 // Running the CLI
@@ -67,25 +71,6 @@ std::string read_file(fs::path const& path) {
   return text.str();
 }
 
-void write_file(fs::path const& path, std::string const& content) {
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-  ASSERT_TRUE(out.good()) << path;
-}
-
-/// Writes `content` gzip-compressed, with zlib.
-void write_gzip(fs::path const& path, std::string const& content) {
-  gzFile file = gzopen(path.c_str(), "wb");
-  ASSERT_NE(file, nullptr) << path;
-  std::size_t done = 0;
-  while (done < content.size()) {
-    auto const piece = static_cast<unsigned>(std::min<std::size_t>(content.size() - done, 1 << 20));
-    ASSERT_EQ(gzwrite(file, content.data() + done, piece), static_cast<int>(piece));
-    done += piece;
-  }
-  ASSERT_EQ(gzclose(file), Z_OK);
-}
-
 /// Reads a gzip (or plain) file with zlib.
 std::string read_gzip(fs::path const& path) {
   gzFile file = gzopen(path.c_str(), "rb");
@@ -99,25 +84,9 @@ std::string read_gzip(fs::path const& path) {
   return text;
 }
 
-/// A temporary directory per test, removed afterwards; runs the CLI with its output kept there.
-class Cli : public ::testing::Test {
+/// Runs the CLI with its output kept in the test's temporary directory.
+class Cli : public bulkmap_test::scratch_test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "bulkmap_cli_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    if (char const* text = std::getenv("BULKMAP_TEST_SEED"))
-      seed_ = std::strtoull(text, nullptr, 10);
-    rng_.seed(seed_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::add, ignored);
-    fs::remove_all(dir_, ignored);
-  }
-
-  fs::path path(std::string const& name) const { return dir_ / name; }
-
   /// Runs `shell_prefix bulkmap args` through /bin/sh with stdout and stderr captured.
   /// `shell_prefix` may be a pipeline start such as "cat f |".
   run_result run_shell(std::string const& shell_prefix, std::string const& args) {
@@ -137,10 +106,6 @@ class Cli : public ::testing::Test {
 
   /// Runs `bulkmap args` with stdin from /dev/null.
   run_result run(std::string const& args) { return run_shell("</dev/null", args); }
-
-  fs::path dir_;
-  std::uint64_t seed_ = 20240611;
-  std::mt19937_64 rng_;
 };
 
 /// Expects a successful run: exit 0 and a one-line summary on stderr.

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cli_error.hpp"
+#include "scratch_test.hpp"
 
 namespace {
 
@@ -145,37 +146,11 @@ class csv_writer {
   std::uint64_t line_ = 1;
 };
 
-class CsvReader : public ::testing::Test {
+class CsvReader : public bulkmap_test::scratch_test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "bulkmap_csv_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    if (char const* text = std::getenv("BULKMAP_TEST_SEED"))
-      seed_ = std::strtoull(text, nullptr, 10);
-    rng_.seed(seed_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
   std::string write(std::string const& name, std::string const& content) {
-    auto const path = (dir_ / name).string();
-    std::ofstream out(path, std::ios::binary);
-    out << content;
-    EXPECT_TRUE(out.good());
-    return path;
-  }
-
-  std::string write_gzip(std::string const& name, std::string const& content) {
-    auto const path = (dir_ / name).string();
-    gzFile file = gzopen(path.c_str(), "wb");
-    EXPECT_NE(file, nullptr);
-    EXPECT_EQ(gzwrite(file, content.data(), static_cast<unsigned>(content.size())),
-              static_cast<int>(content.size()));
-    EXPECT_EQ(gzclose(file), Z_OK);
-    return path;
+    bulkmap_test::write_file(path(name), content);
+    return path(name).string();
   }
 
   /// A random non-empty field: bytes drawn mostly from the ones CSV treats specially.
@@ -242,10 +217,6 @@ class CsvReader : public ::testing::Test {
     ADD_FAILURE() << "no error for " << testing::PrintToString(content);
     return {};
   }
-
-  fs::path dir_;
-  std::uint64_t seed_ = 20240611;
-  std::mt19937_64 rng_;
 };
 
 TEST_F(CsvReader, RandomTablesReadBackFieldByFieldAtEveryChunkSize) {
@@ -334,7 +305,8 @@ TEST_F(CsvReader, ByteOrderMarkIsDropped) {
 TEST_F(CsvReader, GzipInput) {
   csv_writer writer(',', rng_);
   table const want = random_table(writer, ',', 4, 500, true);
-  auto const path = write_gzip("t.csv.gz", writer.text());
+  auto const path = this->path("t.csv.gz").string();
+  bulkmap_test::write_gzip(path, writer.text());
   for (std::size_t chunk_bytes : {std::size_t{5}, std::size_t{1} << 20}) {
     expect_equal(read_all(path, {}, chunk_bytes), want);
   }
