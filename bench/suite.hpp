@@ -90,6 +90,15 @@ class host_timer {
 };
 
 /**
+ * Runs a benchmark's operation, warm-up round included. Never inlined, so a profiler can count
+ * the operation alone: `scripts/cpu-counts` has callgrind collect only inside this function.
+ */
+template <class Op>
+__attribute__((noinline)) void measured_op(Op& op) {
+  op();
+}
+
+/**
  * @brief The loop every benchmark runs: `setup()` untimed, then `op()` timed by `Timer`
  * (`start()`, `stop()` → seconds), once per repetition, after one untimed warm-up round.
  * Reports `items` keys per run as `items_per_second`.
@@ -98,11 +107,11 @@ template <class Timer, class Setup, class Op>
 void timed(benchmark::State& state, std::size_t items, Setup setup, Op op) {
   Timer timer;
   setup();
-  op();
+  measured_op(op);
   for (auto _ : state) {
     setup();
     timer.start();
-    op();
+    measured_op(op);
     state.SetIterationTime(timer.stop());
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * items));
