@@ -15,8 +15,9 @@
  *   GPU) for `count` and accumulation with an operator whose identity is zero, the elect-a-writer
  *   passes of insert.hpp otherwise. On omp, counting and integer `plus` fold in the locate pass
  *   itself, combining each thread's folds per slot first (locate.hpp: claim_and_combine_fn), and
- *   `insert` stores first values there, electing them only for a chunk that repeats a new key
- *   (insert.hpp: first_writes).
+ *   records refs only where a growth may read them (claim_fn::record); `insert` stores first
+ *   values there, electing them only for a chunk that repeats a new key (insert.hpp:
+ *   first_writes).
  * - A batch of several chunks marks the slots it claims (a bit per slot, carried by rehashes),
  *   and a failed growth frees them (apply_in_chunks). Counting and integer `plus` apply each chunk
  *   at once and, on failure, fold the applied chunks back out with negated values; every other
@@ -35,6 +36,7 @@
 #include <thrust/logical.h>
 #include <thrust/sort.h>
 #include <thrust/transform.h>
+#include <thrust/transform_reduce.h>
 
 #include <algorithm>
 #include <array>
@@ -181,7 +183,7 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::rehash(size_type new_capacit
       detail::rebind_t<Allocator, std::uint64_t>(alloc_)};
   if (!claim_marks_.empty()) {  // an insertion of several chunks is running: carry its marks
     fresh_marks = detail::allocate<std::uint64_t>(
-        alloc_, "rehash", detail::mark_words(new_capacity + detail::side_slot_count));
+        alloc_, "rehash", detail::bitmap_words(new_capacity + detail::side_slot_count));
   }
   view_type const from = view();
   view_type to = from;
@@ -266,6 +268,17 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
   size_type new_keys = 0;  // claimed by this chunk, for the rollback
   auto which = mark_absent ? detail::locate_inputs::all : detail::locate_inputs::fresh;
   bool elect = false;  // first_writes: whether the first values still need an election
+  // A fused fold whose claims are marked (a batch of several chunks) records only which inputs
+  // fail, a bit each in the refs' buffer (claim_fn::record).
+  std::uint64_t* failed_bits = nullptr;
+  if constexpr (detail::is_fused_fold_v<Also>) {
+    if (!claim_marks_.empty()) {
+      failed_bits = refs;
+      detail::translate_errors("locate", [&] {
+        thrust::fill_n(detail::policy(alloc_), refs, detail::bitmap_words(n), std::uint64_t{0});
+      });
+    }
+  }
   for (;;) {
     reset_counters();
     view_type v = view();
@@ -279,7 +292,8 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
         counters + detail::any_failed,
         which,
         also,
-        thrust::raw_pointer_cast(claim_marks_.data())};
+        thrust::raw_pointer_cast(claim_marks_.data()),
+        failed_bits};
     if constexpr (!backend_is_cuda && decltype(claim)::fused) {
       using combine = detail::claim_and_combine_fn<detail::claim_fn<view_type, KeyIt, Also>>;
       run("locate", (n + combine::block - 1) / combine::block, combine{claim, n});
@@ -311,16 +325,32 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
       which = detail::locate_inputs::failed;
       continue;
     }
-    which = detail::locate_inputs::all;
+    // After the growth, every input runs again for its new ref; without refs, the failed only.
+    which = failed_bits ? detail::locate_inputs::failed : detail::locate_inputs::all;
     try {  // (the counts below take Thrust scratch, which may fail too)
       auto const failed = static_cast<size_type>(detail::translate_errors("locate", [&] {
-        return thrust::count_if(detail::policy(alloc_), refs, refs + n, detail::is_failed_fn{});
+        if (failed_bits) {
+          return thrust::transform_reduce(
+              detail::policy(alloc_), failed_bits, failed_bits + detail::bitmap_words(n),
+              detail::popcount_fn{}, std::uint64_t{0}, thrust::plus<std::uint64_t>{});
+        }
+        return static_cast<std::uint64_t>(
+            thrust::count_if(detail::policy(alloc_), refs, refs + n, detail::is_failed_fn{}));
       }));
       bool const mostly_tombstones = occupied_ - (size_ - live_side_slots()) >
                                      detail::load_limit(capacity_, max_load_factor_) / 2;
       rehash(detail::grown_capacity(capacity_, max_load_factor_, size_, failed, n - failed,
                                     new_keys, mostly_tombstones));
     } catch (out_of_memory const&) {
+      if constexpr (detail::is_fused_fold_v<Also>) {
+        if (failed_bits) {  // the values go; the caller frees the marked slots (apply_in_chunks)
+          auto const negated = thrust::make_transform_iterator(also.values, detail::negate_fn<T>{});
+          run("undo", n,
+              detail::unfold_found_fn<view_type, KeyIt, decltype(negated), decltype(also.op)>{
+                  view(), keys, negated, also.op, failed_bits});
+          throw;
+        }
+      }
       unclaim_chunk(refs, n, new_keys, also);
       throw;
     }
@@ -444,7 +474,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
   constexpr bool by_key = std::is_same_v<Op, detail::no_fold_values_by_key>;
   detail::vector_of<std::uint64_t, Allocator> marks{
       detail::rebind_t<Allocator, std::uint64_t>(alloc_)};
-  auto const mark_words = [&] { return detail::mark_words(capacity_ + detail::side_slot_count); };
+  auto const mark_words = [&] { return detail::bitmap_words(capacity_ + detail::side_slot_count); };
   auto const writes_first = [&] {
     return write_first && rule == order_rule::first_wins &&
            (by_key || 4 * mark_words() <= std::min(n, detail::chunk_size));

@@ -250,24 +250,34 @@ struct claim_key {
   }
 };
 
-/// Words of a slot bitmap (a bit per slot, main and side) over a table of `slots` slots.
-BULKMAP_HOST_DEVICE constexpr std::uint64_t mark_words(std::uint64_t slots) noexcept {
-  return (slots + 63) / 64;
+/**
+ * Bitmaps of 64-bit words, bit i of word i / 64 for item i: slot bitmaps (a bit per slot, main and
+ * side: the claims of a batch, `claim_marking`'s attempts) and input bitmaps (`claim_fn`'s failed
+ * inputs). Bits change atomically: other threads change bits of the same word.
+ */
+/// Words of a bitmap of n bits.
+BULKMAP_HOST_DEVICE constexpr std::uint64_t bitmap_words(std::uint64_t n) noexcept {
+  return (n + 63) / 64;
 }
 
-/// Sets slot i's bit in the slot bitmap `marks` (atomically: other threads set bits of the same
-/// word); skips the read-modify-write when the bit is set already.
-BULKMAP_HOST_DEVICE inline void mark_slot(std::uint64_t* marks, std::uint64_t i) noexcept {
+/// Sets bit i of `bits`; skips the read-modify-write when the bit is set already.
+BULKMAP_HOST_DEVICE inline void set_bit(std::uint64_t* bits, std::uint64_t i) noexcept {
   std::uint64_t const bit = std::uint64_t{1} << (i % 64);
-  atomic_ref_t<std::uint64_t> word(marks[i / 64]);
+  atomic_ref_t<std::uint64_t> word(bits[i / 64]);
   if (!(word.load(cuda::std::memory_order_relaxed) & bit)) {
     word.fetch_or(bit, cuda::std::memory_order_relaxed);
   }
 }
 
-/// Whether slot i's bit is set in the slot bitmap `marks`.
-BULKMAP_HOST_DEVICE inline bool slot_marked(std::uint64_t const* marks, std::uint64_t i) noexcept {
-  return (atomic_ref_t<std::uint64_t>(const_cast<std::uint64_t&>(marks[i / 64]))
+/// Clears bit i of `bits`.
+BULKMAP_HOST_DEVICE inline void clear_bit(std::uint64_t* bits, std::uint64_t i) noexcept {
+  atomic_ref_t<std::uint64_t>(bits[i / 64])
+      .fetch_and(~(std::uint64_t{1} << (i % 64)), cuda::std::memory_order_relaxed);
+}
+
+/// Whether bit i of `bits` is set.
+BULKMAP_HOST_DEVICE inline bool test_bit(std::uint64_t const* bits, std::uint64_t i) noexcept {
+  return (atomic_ref_t<std::uint64_t>(const_cast<std::uint64_t&>(bits[i / 64]))
               .load(cuda::std::memory_order_relaxed) >>
           (i % 64)) &
          1;
@@ -293,14 +303,14 @@ struct claim_marking {
       expected = now;
       return false;
     }
-    mark_slot(attempted, static_cast<std::uint64_t>(&s - slots));
+    set_bit(attempted, static_cast<std::uint64_t>(&s - slots));
     cuda::atomic_thread_fence(cuda::std::memory_order_release, cuda::thread_scope_device);
     return key_word_ops<Slot>::compare_exchange(s, expected, desired);
   }
   /// Whether the key found in slot i was claimed during the pass (call after finding it).
   BULKMAP_HOST_DEVICE bool claimed_by_pass(std::uint64_t i) const noexcept {
     cuda::atomic_thread_fence(cuda::std::memory_order_acquire, cuda::thread_scope_device);
-    return slot_marked(attempted, i);
+    return test_bit(attempted, i);
   }
 };
 

@@ -28,7 +28,7 @@ struct rehash_fn {
     using word = typename traits::word;
     auto const moved = [&](std::uint64_t i) {
       to.slots[i].value = from.slots[s].value;
-      if (from_marks && slot_marked(from_marks, s)) mark_slot(to_marks, i);
+      if (from_marks && test_bit(from_marks, s)) set_bit(to_marks, i);
     };
     if (s >= from.capacity) {
       std::uint64_t const i = to.capacity + (s - from.capacity);
