@@ -250,11 +250,10 @@ struct claim_key {
   }
 };
 
-/**
- * Bitmaps of 64-bit words, bit i of word i / 64 for item i: slot bitmaps (a bit per slot, main and
- * side: the claims of a batch, `claim_marking`'s attempts) and input bitmaps (`claim_fn`'s failed
- * inputs). Bits change atomically: other threads change bits of the same word.
- */
+// Bitmaps of 64-bit words, bit i of word i / 64 for item i: slot bitmaps (a bit per slot, main
+// and side: the claims of a batch, `claim_marking`'s attempts) and input bitmaps (`claim_fn`'s
+// failed inputs). Bits change atomically: other threads change bits of the same word.
+
 /// Words of a bitmap of n bits.
 BULKMAP_HOST_DEVICE constexpr std::uint64_t bitmap_words(std::uint64_t n) noexcept {
   return (n + 63) / 64;
