@@ -561,13 +561,12 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
         }
       } catch (out_of_memory const&) {
         for (size_type back = 0; back < offset; back += detail::chunk_size) {
-          size_type const m = chunk_length(back);
           auto const d = static_cast<std::ptrdiff_t>(back);
-          locate_chunk(keys_first + d, m, refs, false);  // finds only: every key is present
           auto const negated =
               thrust::make_transform_iterator(values_first + d, detail::negate_fn<T>{});
-          run("undo", m,
-              detail::fold_fn<view_type, decltype(negated), Op, false>{view(), negated, refs, op});
+          run("undo", chunk_length(back),
+              detail::unfold_found_fn<view_type, KeyIt, decltype(negated), Op>{
+                  view(), keys_first + d, negated, op, nullptr});
         }
         free_claimed();
         throw;

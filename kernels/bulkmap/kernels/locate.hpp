@@ -321,9 +321,10 @@ struct free_marked_fn {
 };
 
 /**
- * Folds the values of the inputs that did not fail (`failed_bits`) back out, `values` being
- * negated: the undo of a fused pass that recorded no refs (`claim_fn::failed_bits`). Their keys
- * are all present; each is found again.
+ * Folds the inputs' values back out, `values` being negated, finding each key again: the undo of
+ * the chunks of a count or integer `plus` whose later chunk cannot grow. With `failed_bits` (a
+ * fused pass that recorded no refs, `claim_fn::failed_bits`), the inputs that failed, and folded
+ * nothing, are skipped. Every other input's key is present.
  */
 template <class View, class KeyIt, class ValueIt, class Op>
 struct unfold_found_fn {
@@ -335,7 +336,7 @@ struct unfold_found_fn {
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     using T = typename View::value_type;
-    if (test_bit(failed_bits, i)) return;
+    if (failed_bits && test_bit(failed_bits, i)) return;
     value_ops<typename View::slot_type>::template fold<false>(table.slots[table.find(keys[i])],
                                                               static_cast<T>(values[i]), op);
   }
