@@ -160,7 +160,8 @@ class device_map {
   /**
    * @brief Number of slots in the table (a power of two, at least 16). O(1).
    * Rust: `capacity`. Differs: Rust counts keys it can hold; that number here is
-   * `capacity() * max_load_factor()`.
+   * `capacity() * max_load_factor()`, and two more: keys equal to the table's two sentinel values
+   * live in side slots, outside the slots counted here.
    */
   [[nodiscard]] size_type capacity() const noexcept { return capacity_; }
   /// `size() / capacity()`. No Rust counterpart (C++ `unordered_map::load_factor`). O(1).

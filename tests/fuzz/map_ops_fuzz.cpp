@@ -335,7 +335,11 @@ class session {
               return std::size_t{0};
             },
             [&] {
-              if (map_.capacity() * map_.max_load_factor() + 1 < double(model_.size() + more))
+              // (Keys equal to the two sentinels live in side slots, outside the load limit.)
+              std::size_t const aside =
+                  model_.count(pool_key<Key>(0)) + model_.count(pool_key<Key>(1));
+              if (map_.capacity() * map_.max_load_factor() + 1 <
+                  double(model_.size() - aside + more))
                 mismatch("reserve", "capacity()");
               return std::size_t{0};
             });
