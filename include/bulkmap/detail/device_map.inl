@@ -14,10 +14,11 @@
  * - Value passes then work on the recorded slots: one atomic per input (per warp and slot on a
  *   GPU) for `count` and accumulation with an operator whose identity is zero, the elect-a-writer
  *   passes of insert.hpp otherwise. On omp, counting and integer `plus` fold in the locate pass
- *   itself, combining each thread's folds per slot first (locate.hpp: claim_and_combine_fn), and
- *   records refs only where a growth may read them (claim_fn::record); `insert` stores first
- *   values there, electing them only for a chunk that repeats a new key (insert.hpp:
- *   first_writes).
+ *   itself: combining each thread's folds per slot first where keys repeat, else each thread
+ *   folding the keys it owns without a locked instruction (locate.hpp: claim_and_combine_fn,
+ *   fold_owned); the pass records refs only where a growth may read them (claim_fn::record).
+ *   `insert` stores first values there, electing them only for a chunk that repeats a new key
+ *   (insert.hpp: first_writes).
  * - A batch of several chunks marks the slots it claims (a bit per slot, carried by rehashes),
  *   and a failed growth frees them (apply_in_chunks). Counting and integer `plus` apply each chunk
  *   at once and, on failure, fold the applied chunks back out with negated values; every other
@@ -296,7 +297,11 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
         failed_bits};
     if constexpr (!backend_is_cuda && decltype(claim)::fused) {
       using combine = detail::claim_and_combine_fn<detail::claim_fn<view_type, KeyIt, Also>>;
-      run("locate", (n + combine::block - 1) / combine::block, combine{claim, n});
+      if (combine::by_owners(claim, n)) {
+        combine::fold_owned(claim, n);
+      } else {
+        run("locate", (n + combine::block - 1) / combine::block, combine{claim, n});
+      }
     } else {
       run("locate", n, claim);
     }

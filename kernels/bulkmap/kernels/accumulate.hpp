@@ -112,6 +112,17 @@ BULKMAP_HOST_DEVICE void atomic_fold(T& target, T v, Op op) {
 }
 
 /**
+ * `*target = op(*target, v)` by the one thread that writes `*target` while others may read it: a
+ * relaxed load and store, no locked read-modify-write (omp's owned fold, locate.hpp).
+ */
+template <class T, class Op>
+BULKMAP_HOST_DEVICE void owned_fold(T& target, T v, Op op) {
+  atomic_ref_t<T> a(target);
+  constexpr auto relaxed = cuda::std::memory_order_relaxed;
+  a.store(fold_values(op, a.load(relaxed), v), relaxed);
+}
+
+/**
  * @brief `atomic_fold` for every calling thread. On a GPU, the threads of a warp that fold into
  * the same target first combine their values (`__match_any_sync` on the target's address, then
  * `reduce_lanes`), so one atomic per target and warp remains: counting few distinct keys does
