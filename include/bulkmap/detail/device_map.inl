@@ -16,7 +16,7 @@
  *   passes of insert.hpp otherwise. On omp, counting and integer `plus` fold in the locate pass
  *   itself: combining each thread's folds per slot first where keys repeat, else each thread
  *   folding the keys it owns without a locked instruction (locate.hpp: claim_and_combine_fn,
- *   fold_owned); the pass records refs only where a growth may read them (claim_fn::record).
+ *   owner_pass); the pass records refs only where a growth may read them (claim_fn::record).
  *   `insert` stores first values there, electing them only for a chunk that repeats a new key
  *   (insert.hpp: first_writes).
  * - A batch of several chunks marks the slots it claims (a bit per slot, carried by rehashes),
@@ -280,6 +280,16 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
       });
     }
   }
+  // omp: whether each key's inputs run on one thread, in input order (locate.hpp: owner_pass).
+  using owners = detail::owner_pass<detail::claim_fn<view_type, KeyIt, Also>>;
+  bool const by_owners = [&] {
+    if constexpr (detail::is_fused_fold_v<Also>) return owners::chosen(keys, n);
+    if constexpr (detail::is_first_writes_v<Also>) {
+      return !also.values_by_key && owners::chosen(keys, n);  // (by key: no marks to spare)
+    }
+    return false;
+  }();
+  if constexpr (detail::is_first_writes_v<Also>) also.in_order = by_owners;
   for (;;) {
     reset_counters();
     view_type v = view();
@@ -295,13 +305,11 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
         also,
         thrust::raw_pointer_cast(claim_marks_.data()),
         failed_bits};
-    if constexpr (!backend_is_cuda && decltype(claim)::fused) {
+    if (by_owners) {
+      owners::run(claim, n);
+    } else if constexpr (!backend_is_cuda && decltype(claim)::fused) {
       using combine = detail::claim_and_combine_fn<detail::claim_fn<view_type, KeyIt, Also>>;
-      if (combine::by_owners(claim, n)) {
-        combine::fold_owned(claim, n);
-      } else {
-        run("locate", (n + combine::block - 1) / combine::block, combine{claim, n});
-      }
+      run("locate", (n + combine::block - 1) / combine::block, combine{claim, n});
     } else {
       run("locate", n, claim);
     }

@@ -65,7 +65,9 @@ struct zero_fn {
  * pass claimed knows it is a repeat: it is flagged `ref::absent`, as the claimers are, and
  * raises `any_repeat`. Then, and when the pass had to run again (some input found no room), the
  * first values are elected as in the module head, among the absent inputs, after `zero_fn`
- * (`absent_only`) cleared what the claimers stored.
+ * (`absent_only`) cleared what the claimers stored. A pass by owners (`in_order`)
+ * runs each key's inputs in input order: the claimer is the key's first input of the pass, and
+ * needs no marks; an election follows only a failed input.
  */
 template <class ValueIt, class Slot>
 struct first_writes {
@@ -75,6 +77,9 @@ struct first_writes {
   /// Every occurrence of a key has the same value (`insert_with`: `make_value(key)`): whichever
   /// claims may store it, and nothing is marked, elected or read twice.
   bool values_by_key = false;
+  /// Each key's inputs run on one thread, in input order (omp, `owner_pass`): the input that
+  /// claims a key's slot is the key's first in the pass, and nothing is marked.
+  bool in_order = false;
 };
 
 template <class Also>

@@ -135,7 +135,9 @@ struct claim_fn {
     // (A key whose slot the chunk has not tried to claim was there before the chunk: absent
     // keys reach an empty slot. Marks, slot indices, are kept only for the first run.)
     bool const marks = [&] {
-      if constexpr (writes_first) return which == locate_inputs::fresh && !also.values_by_key;
+      if constexpr (writes_first) {
+        return which == locate_inputs::fresh && !also.values_by_key && !also.in_order;
+      }
       return false;
     }();
     claim_result const r = [&] {
@@ -194,11 +196,11 @@ struct claim_fn {
  * probe and one atomic per block instead of one per input, and no cache line passes between
  * cores for each (the CPU's counterpart of a GPU warp combining its equal keys). Decided by the
  * keys seen, as on the GPU: when fewer than 1 in 8 of the chunk's first `sample` inputs find their
- * key in the cache (`keys_repeat`), the keys rarely repeat nearby and the pass runs `fold_owned`
- * instead of blocks; when a block's first `sample` do, the rest of the block locates and folds
- * each input. Only for integer `plus` (`fused_fold`), whose identity, zero, is an entry's empty
- * sum. Measured on 2 cores: with 2^14 entries that keep their first key, counting 10^7 keys of
- * 1024 distinct values took half the time it took with 2^11 entries replaced at every miss.
+ * key in the cache (`keys_repeat`), the keys rarely repeat nearby and the pass runs by owners
+ * instead (`owner_pass`); when a block's first `sample` do, the rest of the block locates and
+ * folds each input. Only for integer `plus` (`fused_fold`), whose identity, zero, is an entry's
+ * empty sum. Measured on 2 cores: with 2^14 entries that keep their first key, counting 10^7 keys
+ * of 1024 distinct values took half the time it took with 2^11 entries replaced at every miss.
  */
 template <class Claim>
 struct claim_and_combine_fn {
@@ -240,12 +242,13 @@ struct claim_and_combine_fn {
 
   /// Whether the chunk's keys repeat nearby: the test each block makes on its first `sample`
   /// inputs (at least 1 in 8 find their key cached), made on the chunk's first inputs.
-  static bool keys_repeat(Claim const& claim, std::uint64_t n) {
+  template <class KeyIt>
+  static bool keys_repeat(KeyIt keys, std::uint64_t n) {
     auto& cache = empty_cache();
     std::uint64_t const m = n < sample ? n : sample;
     std::uint64_t hits = 0;
     for (std::uint64_t i = 0; i < m; ++i) {
-      word const kw = View::traits::encode(claim.keys[i]);
+      word const kw = View::traits::encode(keys[i]);
       entry& e = cache[way_of(kw)];
       if (e.slot == ref::npos) {
         e = entry{kw, 0, T{}};
@@ -254,90 +257,6 @@ struct claim_and_combine_fn {
       }
     }
     return hits * 8 >= m;
-  }
-
-  /**
-   * Most threads `fold_owned` runs on. Every thread reads every key of the chunk to pick its own,
-   * and saves a locked add on each of those: on 2 cores the reading cost less than the noise of
-   * the timings, and the locks saved 30 to 45%, but the reading grows with the threads and the
-   * saving shrinks. Past this many, blocks with atomics (not measured here: an estimate).
-   */
-  static constexpr std::uint64_t max_owners = 8;
-
-  /// Whether the pass runs `fold_owned`: the chunk's keys rarely repeat nearby (`keys_repeat`
-  /// false), on at most `max_owners` threads.
-  static bool by_owners(Claim const& claim, std::uint64_t n) {
-#if defined(BULKMAP_BACKEND_OMP)
-    return static_cast<std::uint64_t>(omp_get_max_threads()) <= max_owners &&
-           !keys_repeat(claim, n);
-#else
-    (void)claim;
-    (void)n;
-    return false;
-#endif
-  }
-
-  /**
-   * The pass for keys that rarely repeat nearby (`by_owners`): each thread owns the keys
-   * that `owner_of` gives it and alone folds their values, with a relaxed load and store
-   * (`owned_fold`) in place of a locked read-modify-write. Claims still compare-and-swap: keys of
-   * other threads may reach the same empty slot. Every thread reads every key of the chunk, a
-   * tile of `prefetch_distance` per thread at a time: it picks its own without a branch (a thread
-   * owns a random share of the inputs, and a branch would mispredict on every other one on 2
-   * cores), prefetches their slots, then locates and folds the previous tile's. A locked
-   * instruction per input had been most of the pass: on 2 cores (AMD EPYC), counting 10^7 keys of
-   * 10^6 distinct values took 35 to 45% less time this way (u32) and 30% less (u64), binaries run
-   * in turns; all-distinct keys (a claim per input) moved within noise. Nothing else folds during
-   * the pass: a pass runs this or the blocks, not both.
-   */
-  static void fold_owned(Claim const& claim, std::uint64_t n) {
-#if defined(BULKMAP_BACKEND_OMP)
-    auto const threads = std::min(static_cast<std::uint64_t>(omp_get_max_threads()), max_owners);
-#pragma omp parallel num_threads(static_cast <int>(threads))
-    {
-      auto const t = static_cast<std::uint64_t>(omp_get_thread_num());
-      auto const nt = static_cast<std::uint64_t>(omp_get_num_threads());
-      std::uint64_t const tile = prefetch_distance * nt;  // inputs; about prefetch_distance owned
-      std::uint64_t owned[2][prefetch_distance * max_owners];
-      std::uint64_t count[2] = {0, 0};
-      for (std::uint64_t first = 0, k = 0; first < n + tile; first += tile, k ^= 1) {
-        // This tile's inputs of this thread, picked without a branch; their slots prefetched.
-        std::uint64_t* const mine = owned[k];
-        std::uint64_t c = 0;
-        std::uint64_t const last = first + tile < n ? first + tile : n;
-        for (std::uint64_t i = first; i < last; ++i) {
-          mine[c] = i;
-          c += owner_of(claim, i, nt) == t;
-        }
-        for (std::uint64_t j = 0; j < c; ++j) claim.prefetch(mine[j]);
-        count[k] = c;
-        // The previous tile's inputs, whose slots are on their way.
-        std::uint64_t const* const ready = owned[k ^ 1];
-        for (std::uint64_t j = 0; j < count[k ^ 1]; ++j) {
-          std::uint64_t const i = ready[j];
-          std::uint64_t const s = claim.locate(i);
-          if (s != ref::npos) {
-            owned_fold(claim.table.slots[s].value, static_cast<T>(claim.also.values[i]),
-                       claim.also.op);
-          }
-        }
-        count[k ^ 1] = 0;
-      }
-    }
-#else
-    (void)claim;
-    (void)n;
-#endif
-  }
-
-  /// The thread of `threads` that owns input i's key in `fold_owned`: from its key word when equal
-  /// keys are equal words (a multiply, cheaper than the table's hash), else from its hash.
-  static std::uint64_t owner_of(Claim const& claim, std::uint64_t i, std::uint64_t threads) {
-    std::uint64_t const x = [&] {
-      if constexpr (View::bitwise) return mixed(View::traits::encode(claim.keys[i]));
-      return mixed(static_cast<word>(claim.table.hash(claim.keys[i])));
-    }();
-    return ((x >> 32) * threads) >> 32;
   }
 
   void operator()(std::uint64_t b) const {
@@ -388,6 +307,107 @@ struct claim_and_combine_fn {
     for (auto const& e : cache) {
       if (e.slot != ref::npos) fold(e.slot, e.sum);
     }
+  }
+};
+
+/**
+ * @brief The locate pass on omp by owners: each thread owns the keys that `owner_of` gives it,
+ * and runs their inputs alone, in input order. Two passes gain from it:
+ * - a fused fold (counting, integer `plus`): the owner folds with a relaxed load and store
+ *   (`owned_fold`) in place of a locked read-modify-write. On 2 cores (AMD EPYC), counting 10^7
+ *   keys of 10^6 distinct values took 35 to 45% less time (u32) and 30% less (u64), binaries run
+ *   in turns; all-distinct keys (a claim per input) moved within noise.
+ * - `insert`'s first writes: a key's first input in the pass is the one that claims its slot, so
+ *   claims need no marks to tell repeats (`first_writes::in_order`), only a failed input calls
+ *   for an election. Inserting unique keys at occupancy 0.5 and 0.8 took 10 to 22% less time
+ *   for u64 and 5 to 13% for u32 (two rounds of runs in turns).
+ * Claims still compare-and-swap: keys of other threads may reach the same empty slot. Every
+ * thread reads every key of the chunk, a tile of `prefetch_distance` inputs per thread at a
+ * time: it picks its own without a branch (a thread owns a random share of the inputs, and a
+ * branch would mispredict on every other one on 2 cores), prefetches their slots, then runs the
+ * previous tile's. Chosen (`chosen`) when the chunk's keys rarely repeat nearby (where they do,
+ * one thread would run most inputs), on at most `max_owners` threads.
+ */
+template <class Claim>
+struct owner_pass {
+  using View = decltype(Claim::table);
+  using T = typename View::value_type;
+  using word = typename View::word;
+
+  /**
+   * Most threads the pass runs on. Every thread reads every key of the chunk, and saves a locked
+   * instruction on each of its own: on 2 cores the reading cost less than the timings' noise,
+   * but it grows with the threads while the saving shrinks. Past this many, the usual passes
+   * (an estimate: not measured past 2 cores).
+   */
+  static constexpr std::uint64_t max_owners = 8;
+
+  /// Whether the chunk at `keys` (n inputs) runs by owners: keys that rarely repeat nearby
+  /// (`claim_and_combine_fn::keys_repeat`), on at most `max_owners` threads.
+  template <class KeyIt>
+  static bool chosen(KeyIt keys, std::uint64_t n) {
+#if defined(BULKMAP_BACKEND_OMP)
+    return static_cast<std::uint64_t>(omp_get_max_threads()) <= max_owners &&
+           !claim_and_combine_fn<Claim>::keys_repeat(keys, n);
+#else
+    (void)keys;
+    (void)n;
+    return false;
+#endif
+  }
+
+  /// Runs the pass over the chunk's n inputs.
+  static void run(Claim const& claim, std::uint64_t n) {
+#if defined(BULKMAP_BACKEND_OMP)
+    auto const threads = std::min(static_cast<std::uint64_t>(omp_get_max_threads()), max_owners);
+#pragma omp parallel num_threads(static_cast <int>(threads))
+    {
+      auto const t = static_cast<std::uint64_t>(omp_get_thread_num());
+      auto const nt = static_cast<std::uint64_t>(omp_get_num_threads());
+      std::uint64_t const tile = prefetch_distance * nt;  // inputs; about prefetch_distance owned
+      std::uint64_t owned[2][prefetch_distance * max_owners];
+      std::uint64_t count[2] = {0, 0};
+      for (std::uint64_t first = 0, k = 0; first < n + tile; first += tile, k ^= 1) {
+        // This tile's inputs of this thread, picked without a branch; their slots prefetched.
+        std::uint64_t* const mine = owned[k];
+        std::uint64_t c = 0;
+        std::uint64_t const last = first + tile < n ? first + tile : n;
+        for (std::uint64_t i = first; i < last; ++i) {
+          mine[c] = i;
+          c += owner_of(claim, i, nt) == t;
+        }
+        for (std::uint64_t j = 0; j < c; ++j) claim.prefetch(mine[j]);
+        count[k] = c;
+        // The previous tile's inputs, whose slots are on their way.
+        for (std::uint64_t j = 0; j < count[k ^ 1]; ++j) apply(claim, owned[k ^ 1][j]);
+        count[k ^ 1] = 0;
+      }
+    }
+#else
+    (void)claim;
+    (void)n;
+#endif
+  }
+
+  /// Input i's locate, and for a fused fold its fold, by the key's owner.
+  static void apply(Claim const& claim, std::uint64_t i) {
+    std::uint64_t const s = claim.locate(i);
+    if constexpr (Claim::fused) {
+      if (s != ref::npos) {
+        owned_fold(claim.table.slots[s].value, static_cast<T>(claim.also.values[i]), claim.also.op);
+      }
+    }
+  }
+
+  /// The thread of `threads` that owns input i's key: from its key word when equal keys are
+  /// equal words (a multiply, cheaper than the table's hash), else from its hash.
+  static std::uint64_t owner_of(Claim const& claim, std::uint64_t i, std::uint64_t threads) {
+    using cache = claim_and_combine_fn<Claim>;
+    std::uint64_t const x = [&] {
+      if constexpr (View::bitwise) return cache::mixed(View::traits::encode(claim.keys[i]));
+      return cache::mixed(static_cast<word>(claim.table.hash(claim.keys[i])));
+    }();
+    return ((x >> 32) * threads) >> 32;
   }
 };
 
