@@ -284,12 +284,9 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
   using owners = detail::owner_pass<detail::claim_fn<view_type, KeyIt, Also>>;
   bool const by_owners = [&] {
     if constexpr (detail::is_fused_fold_v<Also>) return owners::chosen(keys, n);
-    if constexpr (detail::is_first_writes_v<Also>) {
-      return !also.values_by_key && owners::chosen(keys, n);  // (by key: no marks to spare)
-    }
+    if constexpr (detail::is_first_writes_v<Also>) return also.in_order;  // (chosen with the marks)
     return false;
   }();
-  if constexpr (detail::is_first_writes_v<Also>) also.in_order = by_owners;
   for (;;) {
     reset_counters();
     view_type v = view();
@@ -493,8 +490,14 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
            (by_key || 4 * mark_words() <= std::min(n, detail::chunk_size));
   };
   auto const first_writes_at = [&](size_type offset) {
+    using writes = detail::first_writes<ValueIt, slot_type>;
+    // By owners, a key's claimer is its first input, and claims need no marks (see in_order).
+    bool const in_order =
+        !by_key && detail::owner_pass<detail::claim_fn<view_type, KeyIt, writes>>::chosen(
+                       keys_first + static_cast<std::ptrdiff_t>(offset),
+                       std::min(detail::chunk_size, n - offset));
     detail::claim_marking<slot_type> marking{thrust::raw_pointer_cast(slots_.data()), nullptr};
-    if (!by_key) {
+    if (!by_key && !in_order) {
       if (marks.size() == mark_words()) {
         detail::translate_errors("insert", [&] {
           thrust::fill(detail::policy(alloc_), marks.begin(), marks.end(), std::uint64_t{0});
@@ -506,9 +509,8 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
       marking.attempted = thrust::raw_pointer_cast(marks.data());
     }
     auto* counters = thrust::raw_pointer_cast(counters_.data());
-    return detail::first_writes<ValueIt, slot_type>{
-        values_first + static_cast<std::ptrdiff_t>(offset), marking, counters + detail::any_repeat,
-        by_key};
+    return writes{values_first + static_cast<std::ptrdiff_t>(offset), marking,
+                  counters + detail::any_repeat, by_key, in_order};
   };
 
   if (n <= detail::chunk_size) {  // one chunk: a failed growth undoes its own claims

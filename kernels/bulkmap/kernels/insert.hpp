@@ -77,8 +77,9 @@ struct first_writes {
   /// Every occurrence of a key has the same value (`insert_with`: `make_value(key)`): whichever
   /// claims may store it, and nothing is marked, elected or read twice.
   bool values_by_key = false;
-  /// Each key's inputs run on one thread, in input order (omp, `owner_pass`): the input that
-  /// claims a key's slot is the key's first in the pass, and nothing is marked.
+  /// Each key's inputs run on one thread, in input order (omp, `owner_pass`, chosen per chunk
+  /// where the marks would be made): the input that claims a key's slot is the key's first in
+  /// the pass, and nothing is marked.
   bool in_order = false;
 };
 

@@ -315,12 +315,12 @@ struct claim_and_combine_fn {
  * and runs their inputs alone, in input order. Two passes gain from it:
  * - a fused fold (counting, integer `plus`): the owner folds with a relaxed load and store
  *   (`owned_fold`) in place of a locked read-modify-write. On 2 cores (AMD EPYC), counting 10^7
- *   keys of 10^6 distinct values took 35 to 45% less time (u32) and 30% less (u64), binaries run
- *   in turns; all-distinct keys (a claim per input) moved within noise.
+ *   keys of 10^6 distinct values took 23 to 45% less time (u32) and 15 to 31% less (u64) in
+ *   rounds of binaries run in turns; all-distinct keys (a claim per input) moved within noise.
  * - `insert`'s first writes: a key's first input in the pass is the one that claims its slot, so
  *   claims need no marks to tell repeats (`first_writes::in_order`), only a failed input calls
- *   for an election. Inserting unique keys at occupancy 0.5 and 0.8 took 10 to 22% less time
- *   for u64 and 5 to 13% for u32 (two rounds of runs in turns).
+ *   for an election. Inserting unique keys at occupancy 0.5 and 0.8 took 5 to 22% less time
+ *   for u64 and 4 to 13% for u32 (three rounds of runs in turns).
  * Claims still compare-and-swap: keys of other threads may reach the same empty slot. Every
  * thread reads every key of the chunk, a tile of `prefetch_distance` inputs per thread at a
  * time: it picks its own without a branch (a thread owns a random share of the inputs, and a
