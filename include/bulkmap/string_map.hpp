@@ -286,6 +286,7 @@ class string_map {
     arena_top,
     counter_count
   };
+  static_assert(claims == 0, "the claim budget's counter is column 0 (reserve_claim_unit)");
 
   [[nodiscard]] view_type view() const;
   [[nodiscard]] std::array<unsigned long long, counter_count> read_counters() const;

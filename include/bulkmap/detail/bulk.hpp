@@ -105,7 +105,7 @@ inline std::size_t grown_capacity(std::size_t capacity, double max_load_factor, 
  */
 template <std::size_t N, class Vector>
 std::array<unsigned long long, N> read_counter_columns(Vector const& counters) {
-  static_assert(N <= counter_stride, "the counters must fit in one row");
+  static_assert(N <= units_handed_out, "the counters must fit in a row, before the budget's");
   std::array<unsigned long long, counter_rows * counter_stride> rows{};
   translate_errors("read counters",
                    [&] { thrust::copy(counters.begin(), counters.end(), rows.begin()); });

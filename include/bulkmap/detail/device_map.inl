@@ -912,7 +912,8 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::retain(Pred pred) -> size_ty
   reset_counters();
   auto* counters = thrust::raw_pointer_cast(counters_.data());
   run("retain", capacity_ + detail::side_slot_count,
-      detail::retain_fn<view_type, Pred>{view(), pred, counters + detail::removed});
+      detail::counted_pass<detail::retain_fn<view_type, Pred>>{{view(), pred},
+                                                               counters + detail::removed});
   auto const removed = static_cast<size_type>(read_counters()[detail::removed]);
   size_ -= removed;
   return removed;
@@ -947,8 +948,8 @@ pairs<Key, T> device_map<Key, T, Hash, KeyEqual, Allocator>::extract_if(Pred pre
   reset_counters();
   auto* counters = thrust::raw_pointer_cast(counters_.data());
   run("extract_if", slots,
-      detail::free_flagged_fn<view_type>{view(), thrust::raw_pointer_cast(flags.data()),
-                                         counters + detail::removed});
+      detail::counted_pass<detail::free_flagged_fn<view_type>>{
+          {view(), thrust::raw_pointer_cast(flags.data())}, counters + detail::removed});
   size_ -= static_cast<size_type>(read_counters()[detail::removed]);
   return out;
 }
@@ -1280,7 +1281,8 @@ void device_map<Key, T, Hash, KeyEqual, Allocator>::retain_async(Pred pred, stre
   placed_on const here(*this, stream);
   auto* counters = thrust::raw_pointer_cast(counters_.data());
   run("retain", capacity_ + detail::side_slot_count,
-      detail::retain_fn<view_type, Pred>{view(), pred, counters + detail::removed});
+      detail::counted_pass<detail::retain_fn<view_type, Pred>>{{view(), pred},
+                                                               counters + detail::removed});
 }
 
 template <class Key, class T, class Hash, class KeyEqual, class Allocator>

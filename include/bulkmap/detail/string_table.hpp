@@ -86,6 +86,8 @@ struct string_table_view {
   unsigned long long* claims;
   unsigned long long claim_limit;
   bool budgeted = true;
+  /// This view's pass, for the claim units its threads hold (warp.hpp: reserve_claim_unit).
+  std::uint64_t budget_epoch = next_budget_epoch();
 
   BULKMAP_HOST_DEVICE static std::uint64_t load_tag(slot_type const& s) noexcept {
     return atomic_ref_t<std::uint64_t>(const_cast<std::uint64_t&>(s.tag))
@@ -155,24 +157,20 @@ struct string_table_view {
     std::uint64_t const mask = capacity - 1;
     bool reserved = false;  // holds one unit of the claim budget
     auto found = [&](std::uint64_t i) {
-      if (reserved) give_back_one(*claims);
+      if (reserved) release_claim_unit(*claims);
       return claim_result{i, false};
     };
     for (std::uint64_t i = tag & mask;; i = (i + 1) & mask) {
       std::uint64_t t = load_tag(slots[i]);
       if (t == string_empty) {
         if (budgeted && !reserved) {
-          if (claim_limit == 0) return {ref::npos, false};
-          if (fetch_add_one(*claims) >= claim_limit) {
-            give_back_one(*claims);
-            return {ref::npos, false};
-          }
+          if (!reserve_claim_unit(*claims, claim_limit, budget_epoch)) return {ref::npos, false};
           reserved = true;
         }
         if (atomic_ref_t<std::uint64_t>(slots[i].tag)
                 .compare_exchange_strong(t, tag, cuda::std::memory_order_relaxed)) {
           write_record(i, key);
-          if (!budgeted) add_to_counter(*claims, 1);
+          count_claim(*claims, budgeted);
           return {i, true};
         }
       }

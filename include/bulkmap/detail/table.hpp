@@ -362,7 +362,9 @@ BULKMAP_HOST_DEVICE slot<Key, T> empty_slot() noexcept {
 
 /// Indices of the map's kernel-side counters, in each row (see `counter_rows`).
 enum counter : std::size_t { claims, side_claims, any_failed, removed, any_repeat, counter_count };
-static_assert(counter_count <= counter_stride, "the counters must fit in one row");
+static_assert(counter_count <= units_handed_out,
+              "the counters must fit in a row, before the budget's");
+static_assert(claims == 0, "the claim budget's counter is column 0 (reserve_claim_unit)");
 
 /// Number of side slots after the main table.
 inline constexpr std::size_t side_slot_count = 2;
@@ -439,6 +441,8 @@ struct table_view {
   /// inputs fits below `claim_limit` turns it off: claims then only count, after their
   /// compare-and-swap, with no round trip to the shared counter before it.
   bool budgeted = true;
+  /// This view's pass, for the claim units its threads hold (warp.hpp: reserve_claim_unit).
+  std::uint64_t budget_epoch = next_budget_epoch();
 
   /// Whether `KeyEqual` is the default, bitwise equality (keys equal exactly when their words are).
   static constexpr bool bitwise = cuda::std::is_same_v<KeyEqual, bulkmap::equal_to<Key>>;
@@ -528,7 +532,7 @@ struct table_view {
     std::uint64_t const mask = capacity - 1;
     bool reserved = false;  // holds one unit of the claim budget
     auto found = [&](std::uint64_t i) {
-      if (reserved) give_back_one(*claims, aggregate_counters);
+      if (reserved) release_claim_unit(*claims, aggregate_counters);
       return claim_result{i, false};
     };
     for (std::uint64_t i = hash(key) & mask;; i = (i + 1) & mask) {
@@ -538,15 +542,13 @@ struct table_view {
       if (budgeted && !reserved) {
         // No read of the counter first: a load per claim would queue at the counter's cache line
         // as much as the read-modify-write does, which a GPU warp shares (fetch_add_one).
-        if (claim_limit == 0) return {ref::npos, false};
-        if (fetch_add_one(*claims, aggregate_counters) >= claim_limit) {
-          give_back_one(*claims, aggregate_counters);
+        if (!reserve_claim_unit(*claims, claim_limit, budget_epoch, aggregate_counters)) {
           return {ref::npos, false};
         }
         reserved = true;
       }
       if (claim(slots[i], s, w)) {
-        if (!budgeted) add_to_counter(*claims, 1, aggregate_counters);
+        count_claim(*claims, budgeted, aggregate_counters);
         return {i, true};
       }
       if (holds(s, key, w)) return found(i);  // another thread claimed this slot for the key

@@ -58,17 +58,17 @@ struct is_set_fn {
   BULKMAP_HOST_DEVICE bool operator()(std::uint8_t flag) const { return flag != 0; }
 };
 
-/// Frees every slot whose flag is set, counting the slots freed.
+/// Frees slot s if its flag is set; returns whether it did. Run as a `counted_pass` whose counter
+/// counts the slots freed.
 template <class View>
 struct free_flagged_fn {
   View table;
   std::uint8_t const* flags;
-  unsigned long long* removed;
 
-  BULKMAP_HOST_DEVICE void operator()(std::uint64_t s) const {
-    if (!flags[s]) return;
+  BULKMAP_HOST_DEVICE bool counted(std::uint64_t s) const {
+    if (!flags[s]) return false;
     free_owned_slot(table, s);
-    add_to_counter(*removed, 1);
+    return true;
   }
 };
 
