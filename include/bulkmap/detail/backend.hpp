@@ -111,7 +111,6 @@ struct prefetching {
  */
 template <class F>
 struct counted_pass {
-  using fn_type = F;
   static constexpr std::uint64_t block = std::uint64_t{1} << 14;
 
   F fn;
@@ -127,15 +126,15 @@ inline constexpr bool is_counted_pass_v = false;
 template <class F>
 inline constexpr bool is_counted_pass_v<counted_pass<F>> = true;
 
-/// `counted_pass` on omp: block b of the pass's n inputs.
-template <class F>
+/// `Pass`, a `counted_pass`, on omp: block b of the pass's n inputs.
+template <class Pass>
 struct counted_blocks {
-  counted_pass<F> pass;
+  Pass pass;
   std::uint64_t n;
 
   void operator()(std::uint64_t b) const {
-    std::uint64_t const first = b * counted_pass<F>::block;
-    std::uint64_t const last = std::min(first + counted_pass<F>::block, n);
+    std::uint64_t const first = b * Pass::block;
+    std::uint64_t const last = std::min(first + Pass::block, n);
     unsigned long long count = 0;
     for (std::uint64_t i = first; i < last; ++i) count += pass.fn.counted(i) ? 1 : 0;
     if (count != 0) add_to_counter(*pass.counter, static_cast<long long>(count));
@@ -158,7 +157,7 @@ void launch(char const* what, std::uint64_t n, F const& fn, placement on = {}) {
 #else
     if constexpr (is_counted_pass_v<F>) {
       thrust::for_each_n(thrust::device, first, (n + F::block - 1) / F::block,
-                         counted_blocks<typename F::fn_type>{fn, n});
+                         counted_blocks<F>{fn, n});
       return;
     }
     if constexpr (has_prefetch_v<F>) {
