@@ -283,7 +283,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::locate_chunk(KeyIt keys, siz
   // omp: whether each key's inputs run on one thread, in input order (locate.hpp: owner_pass).
   using owners = detail::owner_pass<detail::claim_fn<view_type, KeyIt, Also>>;
   bool const by_owners = [&] {
-    if constexpr (detail::is_fused_fold_v<Also>) return owners::chosen(keys, n);
+    if constexpr (detail::is_fused_fold_v<Also>) return owners::chosen(view(), keys, n);
     if constexpr (detail::is_first_writes_v<Also>) return also.in_order;  // (chosen with the marks)
     return false;
   }();
@@ -494,7 +494,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
     // By owners, a key's claimer is its first input, and claims need no marks (see in_order).
     bool const in_order =
         !by_key && detail::owner_pass<detail::claim_fn<view_type, KeyIt, writes>>::chosen(
-                       keys_first + static_cast<std::ptrdiff_t>(offset),
+                       view(), keys_first + static_cast<std::ptrdiff_t>(offset),
                        std::min(detail::chunk_size, n - offset));
     detail::claim_marking<slot_type> marking{thrust::raw_pointer_cast(slots_.data()), nullptr};
     if (!by_key && !in_order) {
