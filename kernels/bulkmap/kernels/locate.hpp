@@ -281,15 +281,19 @@ struct claim_and_combine_fn {
     auto& cache = empty_cache();
     std::uint64_t const first = b * block;
     std::uint64_t const last = first + block < n ? first + block : n;
-    std::uint64_t hits = 0;
-    bool combine = true;
-    for (std::uint64_t i = first; i < last; ++i) {
-      if (i - first == sample && hits * 8 < sample) combine = false;
-      if (!combine) {
+    // The rest of the block from input `from`, input by input (its keys rarely repeat nearby).
+    auto const uncached = [&](std::uint64_t from) {
+      for (std::uint64_t i = from; i < last; ++i) {
         if (i + prefetch_distance < last) claim.prefetch(i + prefetch_distance);
         std::uint64_t const s = claim.locate(i);
         if (s != ref::npos) fold(s, static_cast<T>(claim.also.values[i]));
-        continue;
+      }
+    };
+    std::uint64_t hits = 0;
+    for (std::uint64_t i = first; i < last; ++i) {
+      if (i - first == sample && hits * 8 < sample) {
+        uncached(i);
+        break;
       }
       if (i + prefetch_distance < last) {  // unless that input's key is cached already
         word const ahead = View::traits::encode(claim.keys[i + prefetch_distance]);
