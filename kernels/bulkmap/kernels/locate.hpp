@@ -361,7 +361,7 @@ struct owner_pass {
 
   /// Slots of the table per distinct key of the sample, at least, for keys that repeat to run by
   /// owners: in a smaller table the owners' hot keys share cache lines, which pass between cores
-  /// at every fold (counting 10^7 keys of 16 or 1024 distinct values by owners took 8 to 12
+  /// at every fold (counting 10^7 keys of 1024 or 16 distinct values by owners took 5 to 12
   /// times as long as the cached pass, on 2 cores).
   static constexpr std::uint64_t room_per_key = 64;
 
@@ -371,8 +371,9 @@ struct owner_pass {
    * - keys that rarely repeat nearby (`claim_and_combine_fn::sampled::repeat`): always;
    * - keys that do (skewed keys, or few distinct ones): when the table has `room_per_key` slots
    *   per distinct key of the sample, and no thread owns more than 5/4 of an even share of the
-   *   sample's inputs. Counting 10^7 Zipf keys (s = 1.2, 10^6 values) by owners took 20 to 37%
-   *   less time than the cached pass, and 30 to 44% less for s = 0.99, on 2 cores.
+   *   sample's inputs. Counting 10^7 Zipf keys of 10^6 values by owners took 0.67 to 0.74 of the
+   *   cached pass's time for s = 1.2, and 0.50 to 0.71 for s = 0.99 (u32 and u64; two runs of 3
+   *   rounds in turns, 2 cores).
    */
   template <class KeyIt>
   static bool chosen(View const& table, KeyIt keys, std::uint64_t n) {
