@@ -189,19 +189,19 @@ struct claim_fn {
  * per call, with a direct-mapped cache of `ways` entries per thread, each a key, its slot and a
  * partial sum. An input whose key is in the cache neither probes nor folds: it takes the cached
  * slot for its ref and adds its value to the partial sum. An input whose key is not runs
- * `claim_fn::locate` (with prefetching); it takes its entry if the entry is free, else folds
- * into the table at once. An entry thus stays with the first key of the block to reach it: the
- * keys that recur are, most likely, among the first seen, and a key seen once evicts nothing.
- * The partial sums go to the table at the end of the block. A hot key then costs a thread one
- * probe and one atomic per block instead of one per input, and no cache line passes between
- * cores for each (the CPU's counterpart of a GPU warp combining its equal keys). Decided by the
- * keys seen, as on the GPU: when fewer than 1 in 8 of the chunk's first `sample` inputs find their
- * key in the cache (`sampled::repeat`), the keys rarely repeat nearby and the pass runs by owners
- * instead (`owner_pass`, which also takes skewed keys); when a block's first `sample` do, the rest
- * of the block locates and folds each input. Only for integer `plus` (`fused_fold`), whose
- * identity, zero, is an entry's empty sum. Measured on 2 cores: with 2^14 entries that keep their
- * first key, counting 10^7 keys of 1024 distinct values took half the time it took with 2^11
- * entries replaced at every miss.
+ * `claim_fn::locate` (with prefetching, in a table of more than `small_table_bytes`); it takes its
+ * entry if the entry is free, else folds into the table at once. An entry thus stays with the first
+ * key of the block to reach it: the keys that recur are, most likely, among the first seen, and a
+ * key seen once evicts nothing. The partial sums go to the table at the end of the block. A hot key
+ * then costs a thread one probe and one atomic per block instead of one per input, and no cache
+ * line passes between cores for each (the CPU's counterpart of a GPU warp combining its equal
+ * keys). Decided by the keys seen, as on the GPU: when fewer than 1 in 8 of the chunk's first
+ * `sample` inputs find their key in the cache (`sampled::repeat`), the keys rarely repeat nearby
+ * and the pass runs by owners instead (`owner_pass`, which also takes skewed keys); when a block's
+ * own first `sample` inputs rarely find theirs, the rest of the block locates and folds each
+ * input. Only for integer `plus` (`fused_fold`), whose identity, zero, is an entry's empty sum.
+ * Measured on 2 cores: with 2^14 entries that keep their first key, counting 10^7 keys of 1024
+ * distinct values took half the time it took with 2^11 entries replaced at every miss.
  */
 template <class Claim>
 struct claim_and_combine_fn {
@@ -209,6 +209,11 @@ struct claim_and_combine_fn {
   static constexpr int way_bits = 14;
   static constexpr std::uint64_t ways = std::uint64_t{1} << way_bits;
   static constexpr std::uint64_t sample = 1 << 11;
+  /// Tables of at most this many bytes of slots stay in a core's level-2 cache: the cached loop
+  /// does not look ahead to prefetch their slots (nor look up the cache twice per input to know
+  /// which to prefetch). Counting 10^7 keys of 1, 16 or 1024 distinct values took 0.53 to 0.88 of
+  /// the time so (u32 and u64; two runs of 3 and 4 rounds in turns, 2 cores).
+  static constexpr std::uint64_t small_table_bytes = std::uint64_t{1} << 18;
 
   Claim claim;
   std::uint64_t n;
@@ -289,36 +294,46 @@ struct claim_and_combine_fn {
         if (s != ref::npos) fold(s, static_cast<T>(claim.also.values[i]));
       }
     };
-    std::uint64_t hits = 0;
-    for (std::uint64_t i = first; i < last; ++i) {
-      if (i - first == sample && hits * 8 < sample) {
-        uncached(i);
-        break;
+    // The block with the cache; `prefetching`, whether inputs prefetch their slots ahead.
+    auto const cached = [&](auto prefetching) {
+      std::uint64_t hits = 0;
+      for (std::uint64_t i = first; i < last; ++i) {
+        if (i - first == sample && hits * 8 < sample) {
+          uncached(i);
+          return;
+        }
+        if constexpr (decltype(prefetching)::value) {
+          if (i + prefetch_distance < last) {  // unless that input's key is cached already
+            word const ahead = View::traits::encode(claim.keys[i + prefetch_distance]);
+            entry const& a = cache[way_of(ahead)];
+            if (a.slot == ref::npos || a.key != ahead) claim.prefetch(i + prefetch_distance);
+          }
+        }
+        std::uint64_t const r = claim.ref_before(i);
+        if (!claim.runs(r)) continue;
+        word const kw = View::traits::encode(claim.keys[i]);
+        entry& e = cache[way_of(kw)];
+        T const v = static_cast<T>(claim.also.values[i]);
+        if (e.slot != ref::npos && e.key == kw) {  // the key's slot, from an earlier input
+          std::uint64_t const kept = r & (ref::absent | ref::claimed | ref::applied);
+          claim.record(i, kept | e.slot | ref::applied);
+          if (!(kept & ref::applied)) e.sum = fold_values(claim.also.op, e.sum, v);
+          ++hits;
+          continue;
+        }
+        auto const [r_after, s] = claim.locate_input(i);
+        if (r_after & ref::failed) continue;
+        if (e.slot == ref::npos) {  // the first key of its entry in this block keeps the entry
+          e = entry{kw, r_after & ref::index_mask, s != ref::npos ? v : T{}};
+        } else if (s != ref::npos) {
+          fold(s, v);
+        }
       }
-      if (i + prefetch_distance < last) {  // unless that input's key is cached already
-        word const ahead = View::traits::encode(claim.keys[i + prefetch_distance]);
-        entry const& a = cache[way_of(ahead)];
-        if (a.slot == ref::npos || a.key != ahead) claim.prefetch(i + prefetch_distance);
-      }
-      std::uint64_t const r = claim.ref_before(i);
-      if (!claim.runs(r)) continue;
-      word const kw = View::traits::encode(claim.keys[i]);
-      entry& e = cache[way_of(kw)];
-      T const v = static_cast<T>(claim.also.values[i]);
-      if (e.slot != ref::npos && e.key == kw) {  // the key's slot, from an earlier input
-        std::uint64_t const kept = r & (ref::absent | ref::claimed | ref::applied);
-        claim.record(i, kept | e.slot | ref::applied);
-        if (!(kept & ref::applied)) e.sum = fold_values(claim.also.op, e.sum, v);
-        ++hits;
-        continue;
-      }
-      auto const [r_after, s] = claim.locate_input(i);
-      if (r_after & ref::failed) continue;
-      if (e.slot == ref::npos) {  // the first key of its entry in this block keeps the entry
-        e = entry{kw, r_after & ref::index_mask, s != ref::npos ? v : T{}};
-      } else if (s != ref::npos) {
-        fold(s, v);
-      }
+    };
+    if (claim.table.capacity * sizeof(typename View::slot_type) > small_table_bytes) {
+      cached(std::true_type{});
+    } else {
+      cached(std::false_type{});
     }
     for (auto const& e : cache) {
       if (e.slot != ref::npos) fold(e.slot, e.sum);
