@@ -48,6 +48,9 @@ enum class status : std::uint8_t {
 }  // namespace bulkmap
 
 BULKMAP_NAMESPACE_BEGIN
+namespace detail {
+struct ref_access;
+}  // namespace detail
 
 /**
  * @brief The value slot an `entry(k).or_insert(v)` landed on, or nothing when the table was full.
@@ -259,6 +262,19 @@ class device_map_ref {
 
   view_type table_;
   unsigned long long* removed_;
+
+  friend struct detail::ref_access;
 };
+
+namespace detail {
+/// The table a `device_map_ref` works on, with its room: for bulkmap's own passes that fold by
+/// slot index (`aggregate_by`), which the public ref does not give.
+struct ref_access {
+  template <class Key, class T, class Hash, class KeyEqual>
+  static auto table(device_map_ref<Key, T, Hash, KeyEqual> const& ref) {
+    return ref.table_;
+  }
+};
+}  // namespace detail
 
 BULKMAP_NAMESPACE_END

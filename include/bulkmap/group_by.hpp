@@ -141,24 +141,28 @@ struct aggregates {
  * (`keys[i]`, `values[i]`), skipping the values of rows where `valid[i]` is false (NULL).
  * Rust: for each row, `*aggs.entry(k).or_default() += v`, one accumulator per aggregate.
  *
- * The groups are numbered as for `group_by` (a map counts each key's rows; its keys, sorted, take
- * their ranks as numbers). Then one pass folds every value into its group's columns: counts and
- * sums by addition, `min` and `max`, `first` and `last` as the least and greatest row number,
- * gathered afterwards. On a GPU, and on omp when the groups are many, with atomics (counts and
- * sums combined per warp on a GPU first; compare-and-swap loops for floating min and max); on omp
- * with few groups (at most 2^16, threads × groups at most n), each thread into its own copy of
- * the columns, merged at the end. `mean` is `sum / count`; `variance` takes a second pass over
- * the rows, summing squared distances from the mean. Floating sums add in an unspecified order,
- * so their last bits may differ from run to run; a NaN value makes its group's `min` and `max`
- * unspecified (it compares false with everything). Integer sums wrap modulo 2^64, and `mean`
- * divides the wrapped sum. O(n + G log G).
+ * Hash aggregation: one pass over the rows inserts each key into a map, reserved for the
+ * distinct keys a sample of the rows predicts, and folds the row into columns indexed by its
+ * key's slot: counts and sums by addition, `min` and `max`, `first` and `last` as the least and
+ * greatest row number, gathered afterwards. (Should the keys outgrow the map, they are counted
+ * into it, growing it, and the pass runs again.) On a GPU, and on omp when the table is large,
+ * with atomics (counts and sums combined per warp on a GPU first; compare-and-swap loops for
+ * floating min and max; on omp each row's slot and entries prefetched ahead); on omp with a small
+ * table (at most 2^16 slots, threads × slots at most n), each thread into its own copy of the
+ * columns, merged at the end. The live slots, sorted by key, then pick the groups' entries.
+ * `mean` is `sum / count`; `variance` takes a second pass over the rows, summing squared
+ * distances from the mean. Floating sums add in an unspecified order, so their last bits may
+ * differ from run to run; a NaN value makes its group's `min` and `max` unspecified (it compares
+ * false with everything). Integer sums wrap modulo 2^64, and `mean` divides the wrapped sum.
+ * O(n + G log G).
  *
  * @param keys_first, keys_last device-accessible keys, n rows; Key as for `device_map`
  * @param values_first device-accessible values: an integer or floating type of at most 8 bytes
  * @param valid_first device-accessible, one per row, convertible to bool: false marks a null value
  * @param which the aggregates to compute (`agg` flags)
- * Memory: the map (16 bytes per slot for 8-byte keys, at most twice the number of groups) and the
- * columns. Waits for completion.
+ * Memory: the map (16 bytes per slot for 8-byte keys; slots a power of two, up to 2.5 times the
+ * groups at the default load factor) and the columns asked for, one entry per slot and then per
+ * group. Waits for completion.
  * @throw bulkmap::out_of_memory if an allocation fails (the inputs are untouched)
  */
 template <class KeyIt, class ValueIt, class ValidIt>

@@ -109,27 +109,35 @@ inline double estimate_distinct(double distinct, double once, double twice) {
 }
 
 /**
+ * The distinct keys among the n at `keys`, as a sample predicts them: the sample
+ * (`sampled_rows` evenly spaced keys) is counted in a map of type `Map` of its own, and Chao's
+ * estimator (`estimate_distinct`), at most n, extends it to all n. Below 2 `sampled_rows` keys,
+ * n itself. Works for `device_map` and `string_map`.
+ */
+template <class Map, class KeyIt>
+std::uint64_t predict_distinct(KeyIt keys, std::uint64_t n) {
+  if (n <= 2 * sampled_rows) return n;
+  auto const sample = thrust::make_permutation_iterator(
+      keys, thrust::make_transform_iterator(thrust::counting_iterator<std::uint64_t>(0),
+                                            stride_fn{n / sampled_rows}));
+  Map sampled;
+  sampled.count(sample, sample + static_cast<std::ptrdiff_t>(sampled_rows));
+  std::vector<std::uint64_t> const counts = to_std_vector(sampled.drain().values);
+  auto const seen = [&](std::uint64_t times) {
+    return static_cast<double>(std::count(counts.begin(), counts.end(), times));
+  };
+  double const estimate = estimate_distinct(static_cast<double>(counts.size()), seen(1), seen(2));
+  return static_cast<std::uint64_t>(std::min(estimate, static_cast<double>(n)));
+}
+
+/**
  * Counts the n keys at `keys` into `map` (empty on entry), reserved first for the distinct keys
- * a sample predicts, so that it does not grow over and over while it counts, each growth a pass
- * over all n keys. The sample (`sampled_rows` evenly spaced keys) is counted in a map of its
- * own; Chao's estimator (`estimate_distinct`), at most n, sizes the map. Works for `device_map`
- * and `string_map`.
+ * a sample predicts (`predict_distinct`), so that it does not grow over and over while it
+ * counts, each growth a pass over all n keys.
  */
 template <class Map, class KeyIt>
 void count_sized(Map& map, KeyIt keys, std::uint64_t n) {
-  if (n > 2 * sampled_rows) {
-    auto const sample = thrust::make_permutation_iterator(
-        keys, thrust::make_transform_iterator(thrust::counting_iterator<std::uint64_t>(0),
-                                              stride_fn{n / sampled_rows}));
-    Map sampled;
-    sampled.count(sample, sample + static_cast<std::ptrdiff_t>(sampled_rows));
-    std::vector<std::uint64_t> const counts = to_std_vector(sampled.drain().values);
-    auto const seen = [&](std::uint64_t times) {
-      return static_cast<double>(std::count(counts.begin(), counts.end(), times));
-    };
-    double const estimate = estimate_distinct(static_cast<double>(counts.size()), seen(1), seen(2));
-    map.reserve(static_cast<std::uint64_t>(std::min(estimate, static_cast<double>(n))));
-  }
+  if (n > 2 * sampled_rows) map.reserve(predict_distinct<Map>(keys, n));
   map.count(keys, keys + static_cast<std::ptrdiff_t>(n));
 }
 
@@ -172,13 +180,10 @@ template <class V, class S>
 class private_columns {
  public:
   private_columns(aggregate_columns<V, S> const& of, std::uint64_t g)
-      : view_{copy(of.count, g, count_),
-              copy(of.sum, g, sum_),
-              copy(of.min, g, min_),
-              copy(of.max, g, max_),
-              copy(of.first_row, g, first_row_),
-              copy(of.last_row, g, last_row_),
-              copy(of.squares, g, squares_)} {}
+      : view_{copy(of.rows, g, rows_),         copy(of.count, g, count_),
+              copy(of.sum, g, sum_),           copy(of.min, g, min_),
+              copy(of.max, g, max_),           copy(of.first_row, g, first_row_),
+              copy(of.last_row, g, last_row_), copy(of.squares, g, squares_)} {}
   private_columns(private_columns const&) = delete;
   private_columns& operator=(private_columns const&) = delete;
   [[nodiscard]] aggregate_columns<V, S> const& view() const noexcept { return view_; }
@@ -190,7 +195,7 @@ class private_columns {
     to.assign(from, from + g);
     return to.data();
   }
-  std::vector<std::uint64_t> count_, first_row_, last_row_;
+  std::vector<std::uint64_t> rows_, count_, first_row_, last_row_;
   std::vector<S> sum_;
   std::vector<V> min_, max_;
   std::vector<double> squares_;
@@ -356,18 +361,18 @@ groups<Key, V> group_by(std::vector<Key> const& keys, std::vector<V> const& valu
 
 namespace detail {
 /**
- * `aggregate_by` once the groups are numbered: `out` holds the keys and `rows`, and row i's group
- * is `*ref.find(keys[i])`; folds the n values into the columns `which` asks for.
+ * The folds of `aggregate_by` into `out`'s columns of g groups, row i's group being
+ * `ref.group_of(keys[i])`: the columns `which` asks for, and `out.rows` when `count_rows` (else
+ * it is left as it is). `out.unique_keys` is not touched.
  */
 template <class Ref, class KeyIt, class ValueIt, class ValidIt, class Key, class V>
 void fold_aggregates(char const* what, Ref ref, KeyIt keys_first, std::uint64_t n,
-                     ValueIt values_first, ValidIt valid_first, agg which,
-                     aggregates<Key, V>& out) {
+                     ValueIt values_first, ValidIt valid_first, agg which, std::uint64_t g,
+                     bool count_rows, aggregates<Key, V>& out) {
   using S = sum_type_t<V>;
   static_assert(std::is_arithmetic_v<V> && !std::is_same_v<V, bool> && sizeof(V) <= 8,
                 "bulkmap::aggregate_by: values must be of an integer or floating type of at most "
                 "8 bytes");
-  std::size_t const g = out.size();
   bool const variance = has(which, agg::variance);
   bool const mean = variance || has(which, agg::mean);
   bool const sum = mean || has(which, agg::sum);
@@ -375,6 +380,7 @@ void fold_aggregates(char const* what, Ref ref, KeyIt keys_first, std::uint64_t 
     constexpr bool floating = std::is_floating_point_v<V>;
     using limits = std::numeric_limits<V>;
     thrust::device_vector<std::uint64_t> first_row, last_row;
+    if (count_rows) out.rows.assign(g, 0);
     out.count.assign(g, 0);
     if (sum) out.sum.assign(g, S{0});
     if (has(which, agg::min)) out.min.assign(g, floating ? limits::infinity() : limits::max());
@@ -384,8 +390,13 @@ void fold_aggregates(char const* what, Ref ref, KeyIt keys_first, std::uint64_t 
     auto const raw = [](auto& v) {
       return v.empty() ? nullptr : thrust::raw_pointer_cast(v.data());
     };
-    detail::aggregate_columns<V, S> const columns{raw(out.count), raw(out.sum),   raw(out.min),
-                                                  raw(out.max),   raw(first_row), raw(last_row),
+    detail::aggregate_columns<V, S> const columns{count_rows ? raw(out.rows) : nullptr,
+                                                  raw(out.count),
+                                                  raw(out.sum),
+                                                  raw(out.min),
+                                                  raw(out.max),
+                                                  raw(first_row),
+                                                  raw(last_row),
                                                   nullptr};
     detail::fold_rows(
         what, n, g, columns, [&](auto atomic, detail::aggregate_columns<V, S> const& to) {
@@ -400,8 +411,8 @@ void fold_aggregates(char const* what, Ref ref, KeyIt keys_first, std::uint64_t 
                                                                raw(out.first), raw(out.last)});
     if (variance) {
       out.variance.assign(g, 0.0);
-      detail::aggregate_columns<V, S> const squares{nullptr, nullptr, nullptr,          nullptr,
-                                                    nullptr, nullptr, raw(out.variance)};
+      detail::aggregate_columns<V, S> const squares{nullptr, nullptr, nullptr, nullptr,
+                                                    nullptr, nullptr, nullptr, raw(out.variance)};
       detail::fold_rows(what, n, g, squares,
                         [&](auto atomic, detail::aggregate_columns<V, S> const& to) {
                           return squared_deviation_fn<Ref, KeyIt, ValueIt, ValidIt, V, S,
@@ -414,19 +425,117 @@ void fold_aggregates(char const* what, Ref ref, KeyIt keys_first, std::uint64_t 
 }
 }  // namespace detail
 
+namespace detail {
+/// Whether every row has a value: the validity flags are the constant true (the overloads
+/// without flags).
+template <class ValidIt>
+bool all_valid(ValidIt valid_first) {
+  if constexpr (std::is_same_v<ValidIt, thrust::constant_iterator<bool>>) {
+    return *valid_first;
+  } else {
+    (void)valid_first;
+    return false;
+  }
+}
+
+/// The load factor up to which `aggregate_by`'s map fills before it grows.
+inline constexpr double aggregation_load_factor = 0.8;
+
+/**
+ * The keys `aggregate_by` sizes its map for (at `aggregation_load_factor`), when a sample
+ * predicts `predicted` distinct keys: a quarter more, so that the table is at most 0.64 full at
+ * the prediction, and has room to 0.8 should the sample predict low. A table that stays in cache
+ * (`small_table_bytes`) gets 8 slots per predicted key instead: there most keys sit in their
+ * first slot, and the probes' branches predict well. Summing 10^7 rows over 1024 keys took about
+ * half the time so as at load factor 1/2 (2 cores).
+ */
+template <class Key>
+std::uint64_t aggregation_room(std::uint64_t predicted) {
+  std::uint64_t const sparse = 8 * predicted;  // slots
+  if (sparse * sizeof(slot<Key, std::uint64_t>) <= small_table_bytes) {
+    return static_cast<std::uint64_t>(static_cast<double>(sparse) * aggregation_load_factor);
+  }
+  return predicted + predicted / 4;
+}
+
+/**
+ * The live slots of `table`, in the order of their keys (`key_order`), whose keys go to `keys`.
+ * @return the slot indices
+ */
+template <class View>
+thrust::device_vector<std::uint64_t> slots_by_key(
+    char const* what, View const& table, thrust::device_vector<typename View::key_type>& keys) {
+  std::uint64_t const slots = table.capacity + side_slot_count;
+  thrust::counting_iterator<std::uint64_t> const first(0);
+  return translate_errors(what, [&] {
+    thrust::device_vector<std::uint64_t> live(slots);
+    live.resize(copy_selected(what, thrust::device, first, slots, first, live.begin(),
+                              live_at_fn<View>{table}));
+    keys.resize(live.size());
+    thrust::transform(thrust::device, live.begin(), live.end(), keys.begin(),
+                      key_at_fn<View>{table});
+    thrust::sort_by_key(thrust::device, keys.begin(), keys.end(), live.begin(),
+                        key_order<typename View::key_type>{});
+    return live;
+  });
+}
+
+/// `to[j] = from[at[j]]` for each j; nothing when `from` is empty (a column not asked for).
+template <class T>
+void gather_column(char const* what, thrust::device_vector<std::uint64_t> const& at,
+                   thrust::device_vector<T> const& from, thrust::device_vector<T>& to) {
+  if (from.empty()) return;
+  translate_errors(what, [&] {
+    to.resize(at.size());
+    thrust::gather(thrust::device, at.begin(), at.end(), from.begin(), to.begin());
+  });
+}
+}  // namespace detail
+
 template <class KeyIt, class ValueIt, class ValidIt>
 aggregates<typename std::iterator_traits<KeyIt>::value_type,
            typename std::iterator_traits<ValueIt>::value_type>
 aggregate_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first, ValidIt valid_first,
              agg which) {
   using Key = typename std::iterator_traits<KeyIt>::value_type;
+  using Map = device_map<Key, std::uint64_t>;
   char const* const what = "aggregate_by";
-  aggregates<Key, typename std::iterator_traits<ValueIt>::value_type> out;
-  device_map<Key, std::uint64_t> map;
-  out.unique_keys = detail::rank_keys(what, keys_first, keys_last, map, out.rows);
-  detail::fold_aggregates(what, map.ref(), keys_first,
-                          static_cast<std::uint64_t>(keys_last - keys_first), values_first,
-                          valid_first, which, out);
+  auto const n = static_cast<std::uint64_t>(keys_last - keys_first);
+  // Hash aggregation: one pass inserts each row's key and folds the row into columns indexed by
+  // its key's slot (see detail::aggregation_room for the map's size). Should the keys outgrow
+  // the map, they are all counted in, growing it, and the pass runs again. Then the live slots,
+  // sorted by key, pick the groups' entries of the columns.
+  Map map(detail::aggregation_room<Key>(detail::predict_distinct<Map>(keys_first, n)),
+          detail::aggregation_load_factor);
+  bool const nulls = !detail::all_valid(valid_first);
+  aggregates<Key, typename std::iterator_traits<ValueIt>::value_type> by_slot, out;
+  auto table = detail::ref_access::table(map.ref());
+  thrust::device_vector<unsigned long long> full;  // raised by a key with no room
+  for (;;) {
+    detail::translate_errors(what, [&] { full.assign(1, 0); });
+    detail::fold_aggregates(
+        what, detail::slot_groups<decltype(table)>{table, thrust::raw_pointer_cast(full.data())},
+        keys_first, n, values_first, valid_first, which, table.capacity + detail::side_slot_count,
+        nulls, by_slot);
+    if (detail::translate_errors(what, [&] { return full[0]; }) == 0) break;
+    map.count(keys_first, keys_last);  // every key now present, with room: the pass finds them
+    table = detail::ref_access::table(map.ref());
+  }
+  thrust::device_vector<std::uint64_t> const at =
+      detail::slots_by_key(what, table, out.unique_keys);
+  detail::gather_column(what, at, by_slot.count, out.count);
+  if (nulls) {
+    detail::gather_column(what, at, by_slot.rows, out.rows);
+  } else {
+    detail::translate_errors(what, [&] { out.rows = out.count; });
+  }
+  detail::gather_column(what, at, by_slot.sum, out.sum);
+  detail::gather_column(what, at, by_slot.min, out.min);
+  detail::gather_column(what, at, by_slot.max, out.max);
+  detail::gather_column(what, at, by_slot.mean, out.mean);
+  detail::gather_column(what, at, by_slot.variance, out.variance);
+  detail::gather_column(what, at, by_slot.first, out.first);
+  detail::gather_column(what, at, by_slot.last, out.last);
   return out;
 }
 
@@ -442,7 +551,7 @@ aggregates<std::uint64_t, typename std::iterator_traits<ValueIt>::value_type> ag
   detail::fold_aggregates(
       what, detail::numbered_rows_ref{thrust::raw_pointer_cast(numbers.of_row.data())},
       thrust::counting_iterator<std::uint64_t>(0), numbers.of_row.size(), values_first, valid_first,
-      which, out);
+      which, out.size(), false, out);
   return out;
 }
 

@@ -389,6 +389,11 @@ struct claim_result {
   bool claimed;         ///< true when this call claimed the slot for the key
 };
 
+/// Tables of at most this many bytes of slots stay in a core's level-2 cache, on the CPUs the omp
+/// backend was measured on: their passes need not prefetch (`claim_and_combine_fn`), and their
+/// short probes matter more than their memory (`aggregate_by` sizes its table so).
+inline constexpr std::uint64_t small_table_bytes = std::uint64_t{1} << 18;
+
 /// How many inputs ahead the omp backend's passes prefetch slots (detail::prefetching). On 2
 /// cores (AMD EPYC, u64 keys), find with every query hitting took 20% less time with 32 than with
 /// 16, 8 was slower than 16, and 64 gained nothing over 32.

@@ -48,6 +48,40 @@ struct numbered_rows_ref {
   BULKMAP_HOST_DEVICE std::uint64_t const* find(std::uint64_t row) const noexcept {
     return of_row + row;
   }
+  /// Row `row`'s group (`aggregate_fn`).
+  BULKMAP_HOST_DEVICE std::uint64_t group_of(std::uint64_t row) const noexcept {
+    return of_row[row];
+  }
+  /// The group `group_of(row)` gives, ahead of it (its columns' prefetch).
+  BULKMAP_HOST_DEVICE std::uint64_t prefetch_group(std::uint64_t row) const noexcept {
+    return of_row[row];
+  }
+};
+
+/**
+ * Groups numbered by the slots of a table (`table_view`): a key's group is its slot, which
+ * `group_of` finds, or claims while the table's room lasts (`aggregate_by` folds the rows into
+ * columns indexed by slot, in the pass that inserts their keys). A key that finds no room gets
+ * `ref::npos` and raises `*full`: the caller grows the table and runs the pass again.
+ */
+template <class View>
+struct slot_groups {
+  View table;
+  unsigned long long* full;
+
+  BULKMAP_HOST_DEVICE std::uint64_t group_of(typename View::key_type const& key) const {
+    std::uint64_t const s = table.find_or_claim(key).index;
+    if (s == ref::npos) {
+      atomic_ref_t<unsigned long long>(*full).store(1, cuda::std::memory_order_relaxed);
+    }
+    return s;
+  }
+  /// Prefetches the slot where `key`'s probe starts, and returns it: the group `group_of(key)`
+  /// most likely gives, whose columns, indexed by slot, lie at the same place (omp).
+  BULKMAP_HOST_DEVICE std::uint64_t prefetch_group(typename View::key_type const& key) const {
+    table.prefetch_home(key);
+    return table.hash(key) & (table.capacity - 1);
+  }
 };
 
 /// Each group's least row: row i lowers `first_row[of_row[i]]` (which starts at ~0) to i. The
@@ -143,6 +177,7 @@ struct key_number_less_fn {
 /// not asked for.
 template <class V, class S>
 struct aggregate_columns {
+  std::uint64_t* rows;  ///< every row, nulls included (null when the rows are counted already)
   std::uint64_t* count;
   S* sum;
   V* min;
@@ -151,6 +186,22 @@ struct aggregate_columns {
   std::uint64_t* last_row;   ///< the greatest
   double* squares;           ///< the variance's sums of squared distances from the mean
 };
+
+/// Prefetches group g's entries of the columns `to` has (omp; see `prefetching`).
+template <class V, class S>
+BULKMAP_HOST_DEVICE void prefetch_columns(aggregate_columns<V, S> const& to, std::uint64_t g) {
+  auto const at = [g](auto* column) {
+    if (column != nullptr) prefetch_for_write(column + g);
+  };
+  at(to.rows);
+  at(to.count);
+  at(to.sum);
+  at(to.min);
+  at(to.max);
+  at(to.first_row);
+  at(to.last_row);
+  at(to.squares);
+}
 
 /// `target = op(target, v)`: atomically (combined per warp on a GPU first, where `Grouped`), or,
 /// into columns only one thread writes, as a plain read and write.
@@ -166,9 +217,10 @@ BULKMAP_HOST_DEVICE void fold_into(T& target, T v, Op op) {
 }
 
 /**
- * The one pass of `aggregate_by`: row i, unless it is null, folds its value into its group's
- * columns: with atomics (sums and counts combined per warp on a GPU first), or with plain writes
- * into columns of the calling thread's own (`Atomic` false).
+ * The one pass of `aggregate_by`: row i counts in its group's `rows` and, unless it is null, folds
+ * its value into the group's other columns: with atomics (sums and counts combined per warp on a
+ * GPU first), or with plain writes into columns of the calling thread's own (`Atomic` false).
+ * `Ref::group_of` gives the row's group; a row with none (`ref::npos`: no room) folds nothing.
  */
 template <class Ref, class KeyIt, class ValueIt, class ValidIt, class V, class S,
           bool Atomic = true>
@@ -180,8 +232,12 @@ struct aggregate_fn {
   aggregate_columns<V, S> to;
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
+    std::uint64_t const g = groups.group_of(keys[i]);
+    if (g == ref::npos) return;
+    if (to.rows != nullptr) {
+      fold_into<Atomic, true>(to.rows[g], std::uint64_t{1}, thrust::plus<std::uint64_t>{});
+    }
     if (!static_cast<bool>(valid[i])) return;
-    std::uint64_t const g = *groups.find(keys[i]);
     V const v = values[i];
     fold_into<Atomic, true>(to.count[g], std::uint64_t{1}, thrust::plus<std::uint64_t>{});
     if (to.sum != nullptr) fold_into<Atomic, true>(to.sum[g], static_cast<S>(v), thrust::plus<S>{});
@@ -192,6 +248,10 @@ struct aggregate_fn {
     }
     if (to.last_row != nullptr)
       fold_into<Atomic>(to.last_row[g], i, thrust::maximum<std::uint64_t>{});
+  }
+  /// On omp, a pass over a table beyond the caches fetches row i's slot and entries ahead.
+  BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const {
+    prefetch_columns(to, groups.prefetch_group(keys[i]));
   }
 };
 
@@ -209,9 +269,15 @@ struct squared_deviation_fn {
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     if (!static_cast<bool>(valid[i])) return;
-    std::uint64_t const g = *groups.find(keys[i]);
+    std::uint64_t const g = groups.group_of(keys[i]);
+    if (g == ref::npos) return;
     double const d = static_cast<double>(values[i]) - mean[g];
     fold_into<Atomic, true>(to.squares[g], d * d, thrust::plus<double>{});
+  }
+  BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const {
+    std::uint64_t const g = groups.prefetch_group(keys[i]);
+    prefetch_columns(to, g);
+    prefetch_for_write(mean + g);
   }
 };
 
@@ -219,6 +285,7 @@ struct squared_deviation_fn {
 template <class V, class S>
 BULKMAP_HOST_DEVICE void merge_columns(aggregate_columns<V, S> const& to,
                                        aggregate_columns<V, S> const& part, std::uint64_t g) {
+  if (to.rows != nullptr) to.rows[g] += part.rows[g];
   if (to.count != nullptr) to.count[g] += part.count[g];
   if (to.sum != nullptr) to.sum[g] = fold_values(thrust::plus<S>{}, to.sum[g], part.sum[g]);
   if (to.min != nullptr) to.min[g] = thrust::minimum<V>{}(to.min[g], part.min[g]);
