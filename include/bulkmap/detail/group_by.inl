@@ -142,9 +142,32 @@ void count_sized(Map& map, KeyIt keys, std::uint64_t n) {
 }
 
 /**
+ * The live slots of `table`, in the order of their keys (`key_order`), whose keys go to `keys`.
+ * @return the slot indices
+ */
+template <class View>
+thrust::device_vector<std::uint64_t> slots_by_key(
+    char const* what, View const& table, thrust::device_vector<typename View::key_type>& keys) {
+  std::uint64_t const slots = table.capacity + side_slot_count;
+  thrust::counting_iterator<std::uint64_t> const first(0);
+  return translate_errors(what, [&] {
+    thrust::device_vector<std::uint64_t> live(slots);
+    live.resize(copy_selected(what, thrust::device, first, slots, first, live.begin(),
+                              live_at_fn<View>{table}));
+    keys.resize(live.size());
+    thrust::transform(thrust::device, live.begin(), live.end(), keys.begin(),
+                      key_at_fn<View>{table});
+    thrust::sort_by_key(thrust::device, keys.begin(), keys.end(), live.begin(),
+                        key_order<typename View::key_type>{});
+    return live;
+  });
+}
+
+/**
  * The groups of a batch of keys, ranked: counts each key's rows in `map` (empty on entry), sorts
  * the distinct keys (the order of `device_map::to_host`), and leaves `map` holding each key's
- * rank in that order, its group's number. `rows` receives the groups' row counts.
+ * rank in that order, its group's number, written over its count in place. `rows` receives the
+ * groups' row counts.
  * @return the distinct keys, ascending
  */
 template <class KeyIt, class Key = typename std::iterator_traits<KeyIt>::value_type>
@@ -152,14 +175,16 @@ thrust::device_vector<Key> rank_keys(char const* what, KeyIt keys_first, KeyIt k
                                      device_map<Key, std::uint64_t>& map,
                                      thrust::device_vector<std::uint64_t>& rows) {
   count_sized(map, keys_first, static_cast<std::uint64_t>(keys_last - keys_first));
-  pairs<Key, std::uint64_t> counted = map.drain();  // capacity kept: the numbers fit
+  auto const table = ref_access::table(map.ref());
+  using View = decltype(table);
+  thrust::device_vector<Key> keys;
+  thrust::device_vector<std::uint64_t> const at = slots_by_key(what, table, keys);
   translate_errors(what, [&] {
-    thrust::sort_by_key(thrust::device, counted.keys.begin(), counted.keys.end(),
-                        counted.values.begin(), key_order<Key>{});
+    rows.resize(at.size());
+    thrust::transform(thrust::device, at.begin(), at.end(), rows.begin(), value_at_fn<View>{table});
   });
-  map.insert(counted.keys.begin(), counted.keys.end(), thrust::counting_iterator<std::uint64_t>(0));
-  rows = std::move(counted.values);
-  return std::move(counted.keys);
+  launch(what, at.size(), rank_slot_fn<View>{table, thrust::raw_pointer_cast(at.data())});
+  return keys;
 }
 
 /// `numbers.first_row` from `numbers.of_row`, for G groups.
@@ -456,28 +481,6 @@ std::uint64_t aggregation_room(std::uint64_t predicted) {
     return static_cast<std::uint64_t>(static_cast<double>(sparse) * aggregation_load_factor);
   }
   return predicted + predicted / 4;
-}
-
-/**
- * The live slots of `table`, in the order of their keys (`key_order`), whose keys go to `keys`.
- * @return the slot indices
- */
-template <class View>
-thrust::device_vector<std::uint64_t> slots_by_key(
-    char const* what, View const& table, thrust::device_vector<typename View::key_type>& keys) {
-  std::uint64_t const slots = table.capacity + side_slot_count;
-  thrust::counting_iterator<std::uint64_t> const first(0);
-  return translate_errors(what, [&] {
-    thrust::device_vector<std::uint64_t> live(slots);
-    live.resize(copy_selected(what, thrust::device, first, slots, first, live.begin(),
-                              live_at_fn<View>{table}));
-    keys.resize(live.size());
-    thrust::transform(thrust::device, live.begin(), live.end(), keys.begin(),
-                      key_at_fn<View>{table});
-    thrust::sort_by_key(thrust::device, keys.begin(), keys.end(), live.begin(),
-                        key_order<typename View::key_type>{});
-    return live;
-  });
 }
 
 /// `to[j] = from[at[j]]` for each j; nothing when `from` is empty (a column not asked for).

@@ -52,7 +52,7 @@ struct numbered_rows_ref {
   BULKMAP_HOST_DEVICE std::uint64_t group_of(std::uint64_t row) const noexcept {
     return of_row[row];
   }
-  /// The group `group_of(row)` gives, ahead of it (its columns' prefetch).
+  /// The group `group_of(row)` gives, read ahead of it (its columns' prefetch).
   BULKMAP_HOST_DEVICE std::uint64_t prefetch_group(std::uint64_t row) const noexcept {
     return of_row[row];
   }
@@ -81,6 +81,17 @@ struct slot_groups {
   BULKMAP_HOST_DEVICE std::uint64_t prefetch_group(typename View::key_type const& key) const {
     table.prefetch_home(key);
     return table.hash(key) & (table.capacity - 1);
+  }
+};
+
+/// The j-th live slot in key order (`at[j]`) takes j, its key's rank, as its value.
+template <class View>
+struct rank_slot_fn {
+  View table;
+  std::uint64_t const* at;
+
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t j) const {
+    value_ops<typename View::slot_type>::store(table.slots[at[j]], j);
   }
 };
 
@@ -249,7 +260,7 @@ struct aggregate_fn {
     if (to.last_row != nullptr)
       fold_into<Atomic>(to.last_row[g], i, thrust::maximum<std::uint64_t>{});
   }
-  /// On omp, a pass over a table beyond the caches fetches row i's slot and entries ahead.
+  /// On omp, a pass over columns beyond the caches fetches row i's entries (and slot) ahead.
   BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const {
     prefetch_columns(to, groups.prefetch_group(keys[i]));
   }
