@@ -160,9 +160,9 @@ struct aggregates {
  * @param values_first device-accessible values: an integer or floating type of at most 8 bytes
  * @param valid_first device-accessible, one per row, convertible to bool: false marks a null value
  * @param which the aggregates to compute (`agg` flags)
- * Memory: the map (16 bytes per slot for 8-byte keys; slots a power of two, up to 2.5 times the
- * groups at the default load factor) and the columns asked for, one entry per slot and then per
- * group. Waits for completion.
+ * Memory: the map (16 bytes per slot for 8-byte keys; a power of two of slots, 1.6 to 3.2 per
+ * group the sample predicts, 8 to 16 where that table takes at most 256 KiB) and the columns
+ * asked for, an entry per slot, then one per group. Waits for completion.
  * @throw bulkmap::out_of_memory if an allocation fails (the inputs are untouched)
  */
 template <class KeyIt, class ValueIt, class ValidIt>
