@@ -62,8 +62,9 @@ struct groups {
  *        `device_map` (hashed and compared with `bulkmap::hash` and `bulkmap::equal_to`)
  * @param values_first device-accessible values, n of them; any trivially copyable type
  * @return the groups (device vectors)
- * Memory: the map (16 bytes per slot for 8-byte keys, at most twice the number of groups), and 8
- * bytes per row for the row numbers, plus the output. Waits for completion.
+ * Memory: the map (16 bytes per slot for 8-byte keys; a power of two of slots, 2 to 4 per group
+ * for batches sized from a sample), and 8 bytes per row for the row numbers, plus the output.
+ * Waits for completion.
  * @throw bulkmap::out_of_memory if an allocation fails (the inputs are untouched)
  */
 template <class KeyIt, class ValueIt>
@@ -217,11 +218,12 @@ struct group_numbers {
 /**
  * @brief Numbers the rows of fixed-size keys by group: equal keys, one group; groups in ascending
  * key order (as `device_map::to_host`). A `device_map<Key, std::uint64_t>` counts the keys; its
- * keys, sorted, take their ranks as numbers; each row then finds its number. O(n + G log G).
+ * keys, sorted, take their ranks as numbers (written into their slots); each row then finds its
+ * number. O(n + G log G).
  * @param keys_first, keys_last device-accessible keys, n rows; Key as for `device_map` (floating
  *        keys compare bitwise: 0.0 and -0.0 are two groups, and a NaN's group holds its bit
- * pattern) Memory: the map (16 bytes per slot for 8-byte keys, at most twice the number of groups)
- * and the output. Waits for completion.
+ * pattern) Memory: the map (16 bytes per slot for 8-byte keys; a power of two of slots, 2 to 4 per
+ * group for batches sized from a sample) and the output. Waits for completion.
  * @throw bulkmap::out_of_memory if an allocation fails
  */
 template <class KeyIt>
