@@ -52,9 +52,9 @@ struct numbered_rows_ref {
   BULKMAP_HOST_DEVICE std::uint64_t group_of(std::uint64_t row) const noexcept {
     return of_row[row];
   }
-  /// The group `group_of(row)` gives, read ahead of it (its columns' prefetch).
+  /// Row `row`'s group, read ahead of its fold (its columns' prefetch).
   BULKMAP_HOST_DEVICE std::uint64_t prefetch_group(std::uint64_t row) const noexcept {
-    return of_row[row];
+    return group_of(row);
   }
 };
 
