@@ -149,9 +149,9 @@ struct aggregates {
  * into it, growing it, and the pass runs again.) On a GPU, and on omp when the table is large,
  * with atomics (counts and sums combined per warp on a GPU first; compare-and-swap loops for
  * floating min and max; on omp each row's slot and entries prefetched ahead); on omp with a small
- * table (at most 2^16 slots, threads × slots at most n), each thread into its own copy of the
- * columns, merged at the end. The live slots, sorted by key, then pick the groups' entries.
- * `mean` is `sum / count`; `variance` takes a second pass over the rows, summing squared
+ * table (at most 2^15 slots and the 2 side slots, threads × slots at most n), each thread into its
+ * own copy of the columns, merged at the end. The live slots, sorted by key, then pick the groups'
+ * entries. `mean` is `sum / count`; `variance` takes a second pass over the rows, summing squared
  * distances from the mean. Floating sums add in an unspecified order, so their last bits may
  * differ from run to run; a NaN value makes its group's `min` and `max` unspecified (it compares
  * false with everything). Integer sums wrap modulo 2^64, and `mean` divides the wrapped sum.
