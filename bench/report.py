@@ -167,6 +167,11 @@ def markdown(run, table, dbbench, commit, date):
         f"- host CPU: {ctx.get('cpu_model')}, {ctx.get('num_cpus')} logical CPUs; {cpu_line}",
         f"- commit {commit}, {date}; {batch}median of {ctx.get('repetitions')} runs",
     ]
+    if "fresh_page_us" in ctx:
+        kept = ("kept for the next repetition" if ctx.get("freed_memory_kept") == "yes"
+                else "returned to the OS")
+        lines.append(f"- memory: a fresh 4 KiB page took {ctx['fresh_page_us']} us at startup; "
+                     f"freed memory {kept}")
     if "corpus" in ctx and any(w.startswith("count_words") for w, _ in table):
         lines.append(f"- count_words: the first {ctx.get('corpus_bytes')} bytes of "
                      f"{ctx['corpus']}, words per second")
