@@ -56,15 +56,18 @@ struct groups {
  * found in the map) and writes its row number there; a sort of the row numbers within each group
  * (segmented: CUB's on cuda, each group's own on omp) restores input order; a gather moves the
  * values. O(n + G log G) work and O(n log m) for the in-group sorts (m: rows per group; none for
- * groups already in order).
+ * groups already in order). Batches of mostly distinct keys (over 2^17 rows, and a sample of
+ * them predicting a group for at least 30% of the rows) are sorted by key instead, stably with
+ * their row numbers (Thrust's radix sort for unsigned integer keys, and for any integer keys of
+ * at most 8 bytes on cuda); the sorted rows give the offsets and the values' order directly.
  *
  * @param keys_first, keys_last device-accessible keys, n = keys_last - keys_first; Key as for
  *        `device_map` (hashed and compared with `bulkmap::hash` and `bulkmap::equal_to`)
  * @param values_first device-accessible values, n of them; any trivially copyable type
  * @return the groups (device vectors)
  * Memory: the map (16 bytes per slot for 8-byte keys; a power of two of slots, 2 to 4 per group
- * for batches sized from a sample), and 8 bytes per row for the row numbers, plus the output.
- * Waits for completion.
+ * for batches sized from a sample), and 8 bytes per row for the row numbers, plus the output;
+ * sorted: a copy of the keys, 24 bytes per row and the sort's scratch. Waits for completion.
  * @throw bulkmap::out_of_memory if an allocation fails (the inputs are untouched)
  */
 template <class KeyIt, class ValueIt>
@@ -151,11 +154,13 @@ struct aggregates {
  * floating min and max; on omp each row's slot and entries prefetched ahead); on omp with a small
  * table (at most 2^15 slots and the 2 side slots, threads × slots at most n), each thread into its
  * own copy of the columns, merged at the end. The live slots, sorted by key, then pick the groups'
- * entries. `mean` is `sum / count`; `variance` takes a second pass over the rows, summing squared
- * distances from the mean. Floating sums add in an unspecified order, so their last bits may
+ * entries. Batches of mostly distinct keys (as `group_by` tells them) are sorted by key instead,
+ * as `group_by` sorts them, and fold in key order into columns indexed by group. `mean` is
+ * `sum / count`; `variance` takes a second pass over the rows, summing squared distances from
+ * the mean. Floating sums add in an unspecified order, so their last bits may
  * differ from run to run; a NaN value makes its group's `min` and `max` unspecified (it compares
  * false with everything). Integer sums wrap modulo 2^64, and `mean` divides the wrapped sum.
- * O(n + G log G).
+ * O(n + G log G), sorted O(n log n).
  *
  * @param keys_first, keys_last device-accessible keys, n rows; Key as for `device_map`
  * @param values_first device-accessible values: an integer or floating type of at most 8 bytes
@@ -163,7 +168,8 @@ struct aggregates {
  * @param which the aggregates to compute (`agg` flags)
  * Memory: the map (16 bytes per slot for 8-byte keys; a power of two of slots, 1.6 to 3.2 per
  * group the sample predicts, 8 to 16 where that table takes at most 256 KiB) and the columns
- * asked for, an entry per slot, then one per group. Waits for completion.
+ * asked for, an entry per slot, then one per group; sorted: a copy of the keys, 24 bytes per row
+ * and the sort's scratch, and the columns. Waits for completion.
  * @throw bulkmap::out_of_memory if an allocation fails (the inputs are untouched)
  */
 template <class KeyIt, class ValueIt, class ValidIt>
@@ -219,11 +225,15 @@ struct group_numbers {
  * @brief Numbers the rows of fixed-size keys by group: equal keys, one group; groups in ascending
  * key order (as `device_map::to_host`). A `device_map<Key, std::uint64_t>` counts the keys; its
  * keys, sorted, take their ranks as numbers (written into their slots); each row then finds its
- * number. O(n + G log G).
+ * number. O(n + G log G). Batches of mostly distinct keys (as `group_by` tells them) are sorted
+ * by key instead, as `group_by` sorts them, and each sorted row's number goes to its place:
+ * O(n log n).
  * @param keys_first, keys_last device-accessible keys, n rows; Key as for `device_map` (floating
  *        keys compare bitwise: 0.0 and -0.0 are two groups, and a NaN's group holds its bit
- * pattern) Memory: the map (16 bytes per slot for 8-byte keys; a power of two of slots, 2 to 4 per
- * group for batches sized from a sample) and the output. Waits for completion.
+ *        pattern)
+ * Memory: the map (16 bytes per slot for 8-byte keys; a power of two of slots, 2 to 4 per group
+ * for batches sized from a sample) and the output; sorted: a copy of the keys, 24 bytes per row
+ * and the sort's scratch, and the output. Waits for completion.
  * @throw bulkmap::out_of_memory if an allocation fails
  */
 template <class KeyIt>

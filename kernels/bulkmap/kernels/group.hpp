@@ -10,6 +10,7 @@
 #include <bulkmap/config.hpp>
 #include <bulkmap/detail/table.hpp>
 #include <bulkmap/kernels/accumulate.hpp>
+#include <bulkmap/kernels/compact.hpp>
 #include <cstdint>
 #include <cuda/atomic>
 #include <cuda/std/limits>
@@ -81,6 +82,28 @@ struct slot_groups {
   BULKMAP_HOST_DEVICE std::uint64_t prefetch_group(typename View::key_type const& key) const {
     table.prefetch_home(key);
     return table.hash(key) & (table.capacity - 1);
+  }
+};
+
+/**
+ * Over keys sorted by `key_order`: 1 where the key at j differs from the one before it (it starts
+ * a group after the first), else 0. The inclusive scan of these numbers each sorted row's group.
+ */
+template <class Key>
+struct starts_later_group_fn {
+  Key const* sorted;
+
+  BULKMAP_HOST_DEVICE std::uint64_t operator()(std::uint64_t j) const {
+    return j != 0 && key_order<Key>{}(sorted[j - 1], sorted[j]) ? 1 : 0;
+  }
+};
+
+/// Over rows numbered by group in order (`of_sorted`): whether row j is its group's first.
+struct first_of_group_fn {
+  std::uint64_t const* of_sorted;
+
+  BULKMAP_HOST_DEVICE bool operator()(std::uint64_t j) const {
+    return j == 0 || of_sorted[j] != of_sorted[j - 1];
   }
 };
 
