@@ -35,7 +35,6 @@
 #include <thrust/iterator/discard_iterator.h>
 #include <thrust/iterator/transform_iterator.h>
 #include <thrust/logical.h>
-#include <thrust/sort.h>
 #include <thrust/transform.h>
 #include <thrust/transform_reduce.h>
 
@@ -43,6 +42,7 @@
 #include <array>
 #include <bulkmap/detail/backend.hpp>
 #include <bulkmap/detail/bulk.hpp>
+#include <bulkmap/detail/sort.hpp>
 #include <bulkmap/kernels/accumulate.hpp>
 #include <bulkmap/kernels/compact.hpp>
 #include <bulkmap/kernels/erase.hpp>
@@ -1025,14 +1025,9 @@ host_mirror<Key, T> device_map<Key, T, Hash, KeyEqual, Allocator>::to_host() con
   auto k = collect<Key>("to_host", detail::key_at_fn<view_type>{view()}, alloc_);
   auto v = collect<T>("to_host", detail::value_at_fn<view_type>{view()}, alloc_);
   detail::translate_errors("to_host", [&] {
-    if constexpr (backend_is_cuda) {
-      thrust::sort_by_key(detail::policy(alloc_), k.begin(), k.end(), v.begin(),
-                          detail::key_order<Key>{});
-    } else {
-      // Thrust's OpenMP sort allocates its scratch inside a parallel region, where a failure
-      // ends the process instead of reaching us: it takes its scratch from the default allocator.
-      thrust::sort_by_key(thrust::device, k.begin(), k.end(), v.begin(), detail::key_order<Key>{});
-    }
+    detail::stable_sort_by_key(detail::policy(alloc_), thrust::raw_pointer_cast(k.data()),
+                               thrust::raw_pointer_cast(v.data()), k.size(),
+                               detail::key_order<Key>{});
   });
   return host_mirror<Key, T>(sorted_unique, detail::to_std_vector(k), detail::to_std_vector(v));
 }

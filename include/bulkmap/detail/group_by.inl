@@ -16,7 +16,6 @@
 #include <thrust/scan.h>
 #include <thrust/scatter.h>
 #include <thrust/sequence.h>
-#include <thrust/sort.h>
 #include <thrust/transform.h>
 #include <thrust/transform_reduce.h>
 #include <thrust/transform_scan.h>
@@ -24,6 +23,7 @@
 
 #include <algorithm>
 #include <bulkmap/detail/backend.hpp>
+#include <bulkmap/detail/sort.hpp>
 #include <bulkmap/device_map.hpp>
 #include <bulkmap/device_map_ref.hpp>
 #include <bulkmap/kernels/compact.hpp>
@@ -50,7 +50,7 @@ namespace detail {
  * Sorts each group's row numbers, `rows[offsets[g]]` to `rows[offsets[g + 1] - 1]`, ascending.
  * cuda: CUB's segmented sort (into a second buffer). omp: each thread sorts whole groups in turn
  * (skipping those already in order); a group of more than `large_group` rows is sorted by
- * Thrust's parallel sort instead, on all threads.
+ * `stable_sort` instead, on all threads.
  */
 inline void sort_within_groups(thrust::device_vector<std::uint64_t>& rows,
                                thrust::device_vector<std::uint64_t> const& offsets) {
@@ -83,7 +83,7 @@ inline void sort_within_groups(thrust::device_vector<std::uint64_t>& rows,
   }
   for (std::int64_t i = 0; i < g; ++i) {
     if (o[i + 1] - o[i] > large_group && !std::is_sorted(r + o[i], r + o[i + 1])) {
-      thrust::sort(thrust::device, r + o[i], r + o[i + 1]);
+      stable_sort(thrust::device, r + o[i], o[i + 1] - o[i], thrust::less<std::uint64_t>{});
     }
   }
 #endif
@@ -160,8 +160,9 @@ thrust::device_vector<std::uint64_t> slots_by_key(
     keys.resize(live.size());
     thrust::transform(thrust::device, live.begin(), live.end(), keys.begin(),
                       key_at_fn<View>{table});
-    thrust::sort_by_key(thrust::device, keys.begin(), keys.end(), live.begin(),
-                        key_order<typename View::key_type>{});
+    stable_sort_by_key(thrust::device, thrust::raw_pointer_cast(keys.data()),
+                       thrust::raw_pointer_cast(live.data()), keys.size(),
+                       key_order<typename View::key_type>{});
     return live;
   });
 }
@@ -213,8 +214,8 @@ sorted_rows sort_rows(char const* what, KeyIt keys, std::uint64_t n,
     thrust::device_vector<Key> sorted(keys, keys + static_cast<std::ptrdiff_t>(n));
     out.rows.resize(n);
     thrust::sequence(thrust::device, out.rows.begin(), out.rows.end());
-    thrust::stable_sort_by_key(thrust::device, sorted.begin(), sorted.end(), out.rows.begin(),
-                               key_order<Key>{});
+    stable_sort_by_key(thrust::device, thrust::raw_pointer_cast(sorted.data()),
+                       thrust::raw_pointer_cast(out.rows.data()), n, key_order<Key>{});
     out.of_sorted.resize(n);
     thrust::counting_iterator<std::uint64_t> const first(0);
     thrust::transform_inclusive_scan(
@@ -848,8 +849,8 @@ group_numbers number_groups(BytePtr bytes, OffsetIt offsets_first, OffsetIt offs
         thrust::make_transform_iterator(first + static_cast<std::ptrdiff_t>(g), distinct),
         prefixes.begin(), detail::key_prefix_fn{});
     order.assign(first, first + static_cast<std::ptrdiff_t>(g));
-    thrust::sort(
-        thrust::device, order.begin(), order.end(),
+    detail::stable_sort(
+        thrust::device, thrust::raw_pointer_cast(order.data()), g,
         detail::key_number_less_fn<keys_fn>{distinct, thrust::raw_pointer_cast(prefixes.data())});
     out.rows.resize(g);
     thrust::gather(thrust::device, order.begin(), order.end(), counted.values.begin(),
