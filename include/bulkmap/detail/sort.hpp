@@ -90,8 +90,7 @@ void sort_sequentially(sort_span<Key, Value> s, std::uint64_t first, std::uint64
   if constexpr (std::is_void_v<Value>) {
     thrust::stable_sort(thrust::seq, s.keys + first, s.keys + last, comp);
   } else {
-    thrust::stable_sort_by_key(thrust::seq, s.keys + first, s.keys + last, s.values + first,
-                               comp);
+    thrust::stable_sort_by_key(thrust::seq, s.keys + first, s.keys + last, s.values + first, comp);
   }
 }
 
@@ -148,13 +147,16 @@ void merge_sort(sort_span<Key, Value> s, std::uint64_t n, Compare comp) {
   using scratch_value = std::conditional_t<std::is_void_v<Value>, char, Value>;
   thrust::device_vector<scratch_value> scratch_values(std::is_void_v<Value> ? 0 : n);
   sort_span<Key, Value> scratch{thrust::raw_pointer_cast(scratch_keys.data()), nullptr};
-  if constexpr (!std::is_void_v<Value>) scratch.values = thrust::raw_pointer_cast(scratch_values.data());
+  if constexpr (!std::is_void_v<Value>) {
+    scratch.values = thrust::raw_pointer_cast(scratch_values.data());
+  }
   sort_span<Key, Value> from = s;
   sort_span<Key, Value> to = scratch;
   for (std::uint64_t span = 1; span < runs; span *= 2) {  // runs merged so far into each
     for_each_tile(threads, [&](int t) {
-      std::uint64_t x = n * static_cast<std::uint64_t>(t) / runs;  // this thread's output
-      std::uint64_t const end = n * (static_cast<std::uint64_t>(t) + 1) / runs;
+      auto const r = static_cast<std::uint64_t>(t);
+      std::uint64_t x = bound(r);  // this thread's share of the output: [bound(r), bound(r + 1))
+      std::uint64_t const end = bound(r + 1);
       for (std::uint64_t m = 0; x < end; m += 2 * span) {  // merges [m, m + span), [.., m + 2 span)
         std::uint64_t const p2 = bound(m + 2 * span);
         if (p2 <= x) continue;
@@ -178,8 +180,8 @@ void merge_sort(sort_span<Key, Value> s, std::uint64_t n, Compare comp) {
 #endif
 
 /**
- * Sorts n keys, and their values along with them, by `comp`, stably: Thrust's sort on cuda
- * (asynchronous on `policy`'s stream where it has one), `merge_sort` on omp. Throws what
+ * Sorts n keys, and their values along with them, by `comp`, stably, and waits: Thrust's stable
+ * sort on `policy` on cuda, `merge_sort` on omp (which ignores `policy`). Throws what
  * allocation or `comp` throws (`std::bad_alloc`, or Thrust's errors: the caller translates them),
  * leaving the items' contents unspecified.
  */
