@@ -724,6 +724,9 @@ class device_map {
   /// detail::claim_fn), carried by rehashes; empty otherwise.
   detail::vector_of<std::uint64_t, Allocator> claim_marks_{
       detail::rebind_t<Allocator, std::uint64_t>(alloc_)};
+  /// Whether an insertion of several chunks is running: it undoes the claims of every chunk
+  /// after a failed growth (freeing the marked slots, or clearing a map it found empty).
+  bool in_batch_ = false;
   /// Where launches go now (`run`).
   mutable detail::placement on_{};
 };
