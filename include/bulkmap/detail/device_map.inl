@@ -533,8 +533,9 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
   }
   if constexpr (write_first) {
     if (writes_first() && one_by_one) {
-      if (!by_key && n > detail::chunk_size)
+      if (!by_key && n > detail::chunk_size) {
         marks = detail::allocate<std::uint64_t>(alloc_, "insert", mark_words());
+      }
       for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
         locate_chunk(keys_first + static_cast<std::ptrdiff_t>(offset), chunk_length(offset), refs,
                      false, first_writes_at(offset));
