@@ -20,7 +20,8 @@
  *   `insert` stores first values there, electing them only for a chunk that repeats a new key
  *   (insert.hpp: first_writes).
  * - A batch of several chunks marks the slots it claims (a bit per slot, carried by rehashes),
- *   and a failed growth frees them (apply_in_chunks). Counting and integer `plus` apply each chunk
+ *   and a failed growth frees them (apply_in_chunks); a batch into an empty map clears it instead,
+ *   and on omp the one-pass paths with room for every input (no claim can fail) mark nothing. Counting and integer `plus` apply each chunk
  *   at once and, on failure, fold the applied chunks back out with negated values; every other
  *   insertion claims all its keys before it changes any value a key had before the call. Extra
  *   temporary memory: 1 bit per slot, and 1 bit per input for accumulation with an operator whose
