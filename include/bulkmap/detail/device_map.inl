@@ -20,12 +20,12 @@
  *   `insert` stores first values there, electing them only for a chunk that repeats a new key
  *   (insert.hpp: first_writes).
  * - A batch of several chunks marks the slots it claims (a bit per slot, carried by rehashes),
- *   and a failed growth frees them (apply_in_chunks); a batch into an empty map clears it instead,
- *   and on omp the one-pass paths with room for every input (no claim can fail) mark nothing. Counting and integer `plus` apply each chunk
- *   at once and, on failure, fold the applied chunks back out with negated values; every other
- *   insertion claims all its keys before it changes any value a key had before the call. Extra
- *   temporary memory: 1 bit per slot, and 1 bit per input for accumulation with an operator whose
- *   identity is not zero.
+ *   and a failed growth frees them (apply_in_chunks); a batch into an empty map clears it
+ *   instead, and on omp the one-pass paths with room for every input (no claim can fail) mark
+ *   nothing. Counting and integer `plus` apply each chunk at once and, on failure, fold the
+ *   applied chunks back out with negated values; every other insertion claims all its keys
+ *   before it changes any value a key had before the call. Extra temporary memory: 1 bit per
+ *   slot, and 1 bit per input for accumulation with an operator whose identity is not zero.
  */
 #pragma once
 
@@ -517,6 +517,11 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
   auto const chunk_length = [&](size_type offset) {
     return std::min(detail::chunk_size, n - offset);
   };
+  // Locates the chunk at `offset` (see locate_chunk; `fold`, a fused fold, first writes or none).
+  auto const claim_chunk = [&](size_type offset, bool mark_absent, auto fold) {
+    locate_chunk(keys_first + static_cast<std::ptrdiff_t>(offset), chunk_length(offset), refs,
+                 mark_absent, fold);
+  };
   // One chunk: a failed growth undoes its own claims. The one-pass paths (a fused fold, first
   // writes) also run several chunks so, one by one, when the map has room below its load limit
   // for every input: no claim can fail, so no chunk grows the map, and nothing between the
@@ -527,8 +532,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
   bool const one_by_one = n <= detail::chunk_size || n <= view().claim_limit;
   if (fuse && rule == order_rule::fold && one_by_one) {
     for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
-      locate_chunk(keys_first + static_cast<std::ptrdiff_t>(offset), chunk_length(offset), refs,
-                   false, fused(offset));
+      claim_chunk(offset, false, fused(offset));
     }
     return size_ - before;
   }
@@ -538,8 +542,7 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
         marks = detail::allocate<std::uint64_t>(alloc_, "insert", mark_words());
       }
       for (size_type offset = 0; offset < n; offset += detail::chunk_size) {
-        locate_chunk(keys_first + static_cast<std::ptrdiff_t>(offset), chunk_length(offset), refs,
-                     false, first_writes_at(offset));
+        claim_chunk(offset, false, first_writes_at(offset));
       }
       return size_ - before;
     }
@@ -567,11 +570,6 @@ auto device_map<Key, T, Hash, KeyEqual, Allocator>::apply_in_chunks(
           .swap(map.claim_marks_);
     }
   } const batch_end{*this};
-  // Locates the chunk at `offset` (see locate_chunk; `fold`, a fused fold or none).
-  auto const claim_chunk = [&](size_type offset, bool mark_absent, auto fold) {
-    locate_chunk(keys_first + static_cast<std::ptrdiff_t>(offset), chunk_length(offset), refs,
-                 mark_absent, fold);
-  };
   auto const free_claimed = [&] {
     if (from_empty) {
       clear();

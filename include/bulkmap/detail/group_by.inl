@@ -273,9 +273,7 @@ inline constexpr std::uint64_t private_column_bytes = std::uint64_t{16} << 20;
 /// The bytes per group of the columns `of` has.
 template <class V, class S>
 std::uint64_t bytes_per_group(aggregate_columns<V, S> const& of) {
-  auto const bytes = [](auto const* column) {
-    return column == nullptr ? 0 : sizeof(*column);
-  };
+  auto const bytes = [](auto const* column) { return column == nullptr ? 0 : sizeof(*column); };
   return bytes(of.rows) + bytes(of.count) + bytes(of.sum) + bytes(of.min) + bytes(of.max) +
          bytes(of.first_row) + bytes(of.last_row) + bytes(of.squares);
 }
