@@ -17,8 +17,10 @@
 #include <bulkmap/kernels/erase.hpp>
 #include <bulkmap/kernels/insert.hpp>
 #include <cuda/std/bit>
+#include <memory>
+#include <new>
+#include <optional>
 #include <type_traits>
-#include <vector>
 
 BULKMAP_NAMESPACE_BEGIN
 namespace detail {
@@ -199,7 +201,8 @@ struct claim_fn {
  * `sample` inputs find their key in the cache (`sampled::repeat`), the keys rarely repeat nearby
  * and the pass runs by owners instead (`owner_pass`, which also takes skewed keys); when a block's
  * own first `sample` inputs rarely find theirs, the rest of the block locates and folds each
- * input. Only for integer `plus` (`fused_fold`), whose identity, zero, is an entry's empty sum.
+ * input, as does every block of a thread that finds no memory for its cache (`thread_cache`).
+ * Only for integer `plus` (`fused_fold`), whose identity, zero, is an entry's empty sum.
  * Measured on 2 cores: with 2^14 entries that keep their first key, counting 10^7 keys of 1024
  * distinct values took half the time it took with 2^11 entries replaced at every miss.
  */
@@ -233,12 +236,29 @@ struct claim_and_combine_fn {
     return x * 0x9e3779b97f4a7c15ull;
   }
 
-  /// The calling thread's cache, emptied; kept between blocks (too large for the stack: it should
-  /// hold a thousand hot keys with few of them sharing an entry).
-  static std::vector<entry>& empty_cache() {
-    thread_local std::vector<entry> cache(ways);
-    for (auto& e : cache) e.slot = ref::npos;
-    return cache;
+  /// A thread's cache: its entries, and the ways of those that the running block has filled, in
+  /// the order filled (a block then flushes and empties only those).
+  struct store {
+    entry entries[ways];
+    std::uint16_t filled[ways];
+  };
+  static_assert(ways <= std::uint64_t{1} << 16, "a way must fit in store::filled");
+
+  /**
+   * The calling thread's cache, every entry free: allocated at its first use, then kept (too
+   * large for the stack: it should hold a thousand hot keys with few of them sharing an entry),
+   * and left empty by each user. Null when it cannot be allocated, and the caller then goes
+   * without: it is called inside parallel regions, which no exception may leave (one that does
+   * ends the process).
+   */
+  static store* thread_cache() noexcept {
+    thread_local std::unique_ptr<store> cache;
+    if (!cache) {
+      cache.reset(new (std::nothrow) store);
+      if (!cache) return nullptr;
+      for (auto& e : cache->entries) e.slot = ref::npos;
+    }
+    return cache.get();
   }
 
   /// What the chunk's first `sample` inputs show of its keys (`sampled`).
@@ -253,22 +273,27 @@ struct claim_and_combine_fn {
     std::uint64_t distinct_bound() const noexcept { return inputs - hits; }
   };
 
-  /// The chunk's first `sample` inputs run through an empty cache.
+  /// The chunk's first `sample` inputs run through the calling thread's cache, which is left
+  /// empty again; nothing when the cache cannot be allocated.
   template <class KeyIt>
-  static sampled sample_keys(KeyIt keys, std::uint64_t n) {
-    auto& cache = empty_cache();
+  static std::optional<sampled> sample_keys(KeyIt keys, std::uint64_t n) {
+    store* const cache = thread_cache();
+    if (cache == nullptr) return std::nullopt;
+    entry* const entries = cache->entries;
     std::uint64_t const m = n < sample ? n : sample;
     std::uint64_t hits = 0;
     for (std::uint64_t i = 0; i < m; ++i) {
       word const kw = View::traits::encode(keys[i]);
-      entry& e = cache[way_of(kw)];
+      entry& e = entries[way_of(kw)];
       if (e.slot == ref::npos) {
         e = entry{kw, 0, T{}};
       } else {
         hits += e.key == kw;
       }
     }
-    return {m, hits};
+    for (std::uint64_t i = 0; i < m; ++i)
+      entries[way_of(View::traits::encode(keys[i]))].slot = ref::npos;
+    return sampled{m, hits};
   }
 
   void operator()(std::uint64_t b) const {
@@ -278,7 +303,7 @@ struct claim_and_combine_fn {
                                                                   claim.also.op);
       }
     };
-    auto& cache = empty_cache();
+    store* const cache = thread_cache();
     std::uint64_t const first = b * block;
     std::uint64_t const last = first + block < n ? first + block : n;
     // The rest of the block from input `from`, input by input (its keys rarely repeat nearby).
@@ -290,52 +315,69 @@ struct claim_and_combine_fn {
       }
     };
     // The block with the cache; `prefetching`, whether inputs prefetch their slots ahead.
+    std::uint64_t filled = 0;  // entries filled by this block (cache->filled)
     auto const cached = [&](auto prefetching) {
-      std::uint64_t hits = 0;
-      for (std::uint64_t i = first; i < last; ++i) {
-        if (i - first == sample && !sampled{sample, hits}.repeat()) {
-          uncached(i);
-          return;
-        }
+      entry* const entries = cache->entries;
+      // Input i through the cache; whether its key was there already.
+      auto const step = [&](std::uint64_t i) {
         if constexpr (decltype(prefetching)::value) {
           if (i + prefetch_distance < last) {  // unless that input's key is cached already
             word const ahead = View::traits::encode(claim.keys[i + prefetch_distance]);
-            entry const& a = cache[way_of(ahead)];
+            entry const& a = entries[way_of(ahead)];
             if (a.slot == ref::npos || a.key != ahead) claim.prefetch(i + prefetch_distance);
           }
         }
         std::uint64_t const r = claim.ref_before(i);
-        if (!claim.runs(r)) continue;
+        if (!claim.runs(r)) return false;
         word const kw = View::traits::encode(claim.keys[i]);
-        entry& e = cache[way_of(kw)];
+        std::uint64_t const w = way_of(kw);
+        entry& e = entries[w];
         T const v = static_cast<T>(claim.also.values[i]);
         if (e.slot != ref::npos && e.key == kw) {  // the key's slot, from an earlier input
           std::uint64_t const kept = r & (ref::absent | ref::claimed | ref::applied);
           claim.record(i, kept | e.slot | ref::applied);
           if (!(kept & ref::applied)) e.sum = fold_values(claim.also.op, e.sum, v);
-          ++hits;
-          continue;
+          return true;
         }
         auto const [r_after, s] = claim.locate_input(i);
-        if (r_after & ref::failed) continue;
+        if (r_after & ref::failed) return false;
         if (e.slot == ref::npos) {  // the first key of its entry in this block keeps the entry
           e = entry{kw, r_after & ref::index_mask, s != ref::npos ? v : T{}};
+          cache->filled[filled++] = static_cast<std::uint16_t>(w);
         } else if (s != ref::npos) {
           fold(s, v);
         }
+        return false;
+      };
+      // The block's first `sample` inputs count their hits; past them, the hits are not counted
+      // (a count kept in memory across the loop made a chain of read-modify-writes).
+      std::uint64_t const tested = last - first > sample ? first + sample : last;
+      std::uint64_t hits = 0;
+      for (std::uint64_t i = first; i < tested; ++i) hits += step(i);
+      if (tested < last && !sampled{sample, hits}.repeat()) {
+        uncached(tested);
+        return;
       }
+      for (std::uint64_t i = tested; i < last; ++i) step(i);
     };
     // The loop does not look ahead to prefetch the slots of a table that stays in a core's
     // level-2 cache (`small_table_bytes`), nor look up the cache twice per input to know which to
     // prefetch. Counting 10^7 keys of 1, 16 or 1024 distinct values took 0.55 to 0.90 of the time
     // so (u32 and u64; two runs of 3 and 4 rounds in turns, 2 cores).
+    if (cache == nullptr) {  // (no memory for it)
+      uncached(first);
+      return;
+    }
     if (claim.table.capacity * sizeof(typename View::slot_type) > small_table_bytes) {
       cached(std::true_type{});
     } else {
       cached(std::false_type{});
     }
-    for (auto const& e : cache) {
-      if (e.slot != ref::npos) fold(e.slot, e.sum);
+    // The partial sums to the table; the cache left empty.
+    for (std::uint64_t j = 0; j < filled; ++j) {
+      entry& e = cache->entries[cache->filled[j]];
+      fold(e.slot, e.sum);
+      e.slot = ref::npos;
     }
   }
 };
@@ -395,12 +437,13 @@ struct owner_pass {
     auto const threads = static_cast<std::uint64_t>(omp_get_max_threads());
     if (threads > max_owners) return false;
     auto const seen = claim_and_combine_fn<Claim>::sample_keys(keys, n);
-    if (!seen.repeat()) return true;
-    if (table.capacity < room_per_key * seen.distinct_bound()) return false;
+    if (!seen) return false;  // (no memory for a cache: the cached pass then goes without one)
+    if (!seen->repeat()) return true;
+    if (table.capacity < room_per_key * seen->distinct_bound()) return false;
     std::uint64_t owned[max_owners] = {};
-    for (std::uint64_t i = 0; i < seen.inputs; ++i) ++owned[owner_of(table, keys[i], threads)];
+    for (std::uint64_t i = 0; i < seen->inputs; ++i) ++owned[owner_of(table, keys[i], threads)];
     std::uint64_t const busiest = *std::max_element(owned, owned + threads);
-    return 4 * busiest * threads <= 5 * seen.inputs;
+    return 4 * busiest * threads <= 5 * seen->inputs;
 #else
     (void)table;
     (void)keys;
