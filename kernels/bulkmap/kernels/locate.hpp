@@ -187,6 +187,41 @@ struct claim_fn {
 };
 
 /**
+ * A thread's cache for the fused fold's cached pass (`claim_and_combine_fn`): `Ways` entries,
+ * each a key word, its slot (ref::npos when the entry is free) and a partial sum, and the ways of
+ * those that the running block has filled, in the order filled (a block then flushes and empties
+ * only those). One per thread, key word and value type, shared by every pass with them.
+ */
+template <class Word, class T, std::uint64_t Ways>
+struct combine_cache {
+  static_assert(Ways <= std::uint64_t{1} << 16, "a way must fit in `filled`");
+  struct entry {
+    Word key;
+    std::uint64_t slot;
+    T sum;
+  };
+  entry entries[Ways];
+  std::uint16_t filled[Ways];
+
+  /**
+   * The calling thread's cache, every entry free: allocated at its first use, then kept (too
+   * large for the stack: it should hold a thousand hot keys with few of them sharing an entry),
+   * and left empty by each user. Null when it cannot be allocated, and the caller then goes
+   * without: it is called inside parallel regions, which no exception may leave (one that does
+   * ends the process).
+   */
+  static combine_cache* of_thread() noexcept {
+    thread_local std::unique_ptr<combine_cache> cache;
+    if (!cache) {
+      cache.reset(new (std::nothrow) combine_cache);
+      if (!cache) return nullptr;
+      for (auto& e : cache->entries) e.slot = ref::npos;
+    }
+    return cache.get();
+  }
+};
+
+/**
  * The fused locate-and-fold pass on the omp backend (`fused_fold`), one block of `block` inputs
  * per call, with a direct-mapped cache of `ways` entries per thread, each a key, its slot and a
  * partial sum. An input whose key is in the cache neither probes nor folds: it takes the cached
@@ -201,7 +236,7 @@ struct claim_fn {
  * `sample` inputs find their key in the cache (`sampled::repeat`), the keys rarely repeat nearby
  * and the pass runs by owners instead (`owner_pass`, which also takes skewed keys); when a block's
  * own first `sample` inputs rarely find theirs, the rest of the block locates and folds each
- * input, as does every block of a thread that finds no memory for its cache (`thread_cache`).
+ * input, as does every block of a thread that finds no memory for its cache (`combine_cache`).
  * Only for integer `plus` (`fused_fold`), whose identity, zero, is an entry's empty sum.
  * Measured on 2 cores: with 2^14 entries that keep their first key, counting 10^7 keys of 1024
  * distinct values took half the time it took with 2^11 entries replaced at every miss.
@@ -220,12 +255,8 @@ struct claim_and_combine_fn {
   using word = typename View::word;
   using T = typename View::value_type;
 
-  /// A cache entry: a key, its slot (ref::npos when the entry is free) and its partial sum.
-  struct entry {
-    word key;
-    std::uint64_t slot;
-    T sum;
-  };
+  using store = combine_cache<word, T, ways>;
+  using entry = typename store::entry;
 
   /// The cache entry of key word `w` (multiplicative hashing: cheaper than the table's hash).
   static std::uint64_t way_of(word w) noexcept { return mixed(w) >> (64 - way_bits); }
@@ -234,31 +265,6 @@ struct claim_and_combine_fn {
     auto x = static_cast<std::uint64_t>(w);
     if constexpr (sizeof(word) == 16) x ^= static_cast<std::uint64_t>(w >> 64);
     return x * 0x9e3779b97f4a7c15ull;
-  }
-
-  /// A thread's cache: its entries, and the ways of those that the running block has filled, in
-  /// the order filled (a block then flushes and empties only those).
-  struct store {
-    entry entries[ways];
-    std::uint16_t filled[ways];
-  };
-  static_assert(ways <= std::uint64_t{1} << 16, "a way must fit in store::filled");
-
-  /**
-   * The calling thread's cache, every entry free: allocated at its first use, then kept (too
-   * large for the stack: it should hold a thousand hot keys with few of them sharing an entry),
-   * and left empty by each user. Null when it cannot be allocated, and the caller then goes
-   * without: it is called inside parallel regions, which no exception may leave (one that does
-   * ends the process).
-   */
-  static store* thread_cache() noexcept {
-    thread_local std::unique_ptr<store> cache;
-    if (!cache) {
-      cache.reset(new (std::nothrow) store);
-      if (!cache) return nullptr;
-      for (auto& e : cache->entries) e.slot = ref::npos;
-    }
-    return cache.get();
   }
 
   /// What the chunk's first `sample` inputs show of its keys (`sampled`).
@@ -277,7 +283,7 @@ struct claim_and_combine_fn {
   /// empty again; nothing when the cache cannot be allocated.
   template <class KeyIt>
   static std::optional<sampled> sample_keys(KeyIt keys, std::uint64_t n) {
-    store* const cache = thread_cache();
+    store* const cache = store::of_thread();
     if (cache == nullptr) return std::nullopt;
     entry* const entries = cache->entries;
     std::uint64_t const m = n < sample ? n : sample;
@@ -303,7 +309,7 @@ struct claim_and_combine_fn {
                                                                   claim.also.op);
       }
     };
-    store* const cache = thread_cache();
+    store* const cache = store::of_thread();
     std::uint64_t const first = b * block;
     std::uint64_t const last = first + block < n ? first + block : n;
     // The rest of the block from input `from`, input by input (its keys rarely repeat nearby).
@@ -315,7 +321,7 @@ struct claim_and_combine_fn {
       }
     };
     // The block with the cache; `prefetching`, whether inputs prefetch their slots ahead.
-    std::uint64_t filled = 0;  // entries filled by this block (cache->filled)
+    std::uint64_t used = 0;  // entries this block has filled (`combine_cache::filled`)
     auto const cached = [&](auto prefetching) {
       entry* const entries = cache->entries;
       // Input i through the cache; whether its key was there already.
@@ -343,7 +349,7 @@ struct claim_and_combine_fn {
         if (r_after & ref::failed) return false;
         if (e.slot == ref::npos) {  // the first key of its entry in this block keeps the entry
           e = entry{kw, r_after & ref::index_mask, s != ref::npos ? v : T{}};
-          cache->filled[filled++] = static_cast<std::uint16_t>(w);
+          cache->filled[used++] = static_cast<std::uint16_t>(w);
         } else if (s != ref::npos) {
           fold(s, v);
         }
@@ -374,7 +380,7 @@ struct claim_and_combine_fn {
       cached(std::false_type{});
     }
     // The partial sums to the table; the cache left empty.
-    for (std::uint64_t j = 0; j < filled; ++j) {
+    for (std::uint64_t j = 0; j < used; ++j) {
       entry& e = cache->entries[cache->filled[j]];
       fold(e.slot, e.sum);
       e.slot = ref::npos;
