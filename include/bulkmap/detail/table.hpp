@@ -526,7 +526,8 @@ struct table_view {
    * slot's value is the claimer's, from the same compare-and-swap)
    */
   template <class Claim = claim_key>
-  BULKMAP_HOST_DEVICE claim_result find_or_claim(Key const& key, Claim claim = {}) const noexcept {
+  BULKMAP_HOST_DEVICE BULKMAP_FORCE_INLINE claim_result
+  find_or_claim(Key const& key, Claim claim = {}) const noexcept {
     word const w = traits::encode(key);
     if (std::uint64_t const i = side_index(key, w); i != ref::npos) {
       word expected = traits::empty;

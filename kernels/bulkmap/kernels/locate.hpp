@@ -12,6 +12,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <bulkmap/detail/table.hpp>
 #include <bulkmap/kernels/accumulate.hpp>
 #include <bulkmap/kernels/erase.hpp>
@@ -81,6 +82,35 @@ struct claim_fn {
   BULKMAP_HOST_DEVICE bool runs(std::uint64_t r) const {
     return which != locate_inputs::failed || (r & ref::failed);
   }
+  /**
+   * The first input of [i, last) that runs in this pass (`runs`), or `last`: i itself but in a
+   * rerun of the failed inputs, which skips the zero words of `failed_bits` (64 inputs each) or,
+   * without them, reads the refs. On omp most chunks that claim the last units of a budget rerun
+   * (a unit left in one thread's allotment fails another thread's claim: warp.hpp), with few
+   * inputs failed. Such a rerun stepping through every input, whose blocks then saw no cache hits
+   * and prefetched each input's slot, took about a quarter of the time of counting 10^7 keys of 16
+   * distinct values into a map reserved for them: skipping took 0.71 to 0.73 of the time, and 0.84
+   * to 0.90 with 1024 (u32 and u64, 4 rounds in turns, 2 cores). Host loops only
+   * (`claim_and_combine_fn`, `owner_pass`).
+   */
+  std::uint64_t next_running(std::uint64_t i, std::uint64_t last) const {
+    if (which != locate_inputs::failed) return i;
+    if constexpr (fused) {
+      if (failed_bits) {
+        while (i < last) {
+          std::uint64_t const bits = atomic_ref_t<std::uint64_t>(failed_bits[i / 64])
+                                         .load(cuda::std::memory_order_relaxed) >>
+                                     (i % 64);
+          if (bits != 0) return std::min<std::uint64_t>(i + cuda::std::countr_zero(bits), last);
+          i = (i / 64 + 1) * 64;
+        }
+        return last;
+      }
+    }
+    while (i < last && !(refs[i] & ref::failed)) ++i;
+    return i;
+  }
+
   /// Input i's ref before this pass (nothing, on a fresh pass: the refs are not read).
   BULKMAP_HOST_DEVICE std::uint64_t ref_before(std::uint64_t i) const {
     if (which == locate_inputs::fresh) return 0;
@@ -130,7 +160,7 @@ struct claim_fn {
   }
 
   /// Locates input i and records its ref (see `located`).
-  BULKMAP_HOST_DEVICE located locate_input(std::uint64_t i) const {
+  BULKMAP_HOST_DEVICE BULKMAP_FORCE_INLINE located locate_input(std::uint64_t i) const {
     std::uint64_t const before = ref_before(i);
     if (!runs(before)) return {before, ref::npos};
     std::uint64_t const kept = before & (ref::absent | ref::claimed | ref::applied);
@@ -142,12 +172,12 @@ struct claim_fn {
       }
       return false;
     }();
-    claim_result const r = [&] {
-      if constexpr (writes_first) {
-        if (marks) return table.find_or_claim(keys[i], also.marking);
-      }
-      return table.find_or_claim(keys[i]);
-    }();
+    claim_result r{};
+    if constexpr (writes_first) {
+      r = marks ? table.find_or_claim(keys[i], also.marking) : table.find_or_claim(keys[i]);
+    } else {
+      r = table.find_or_claim(keys[i]);
+    }
     if (r.index == ref::npos) {  // (an input with no room has an absent key)
       std::uint64_t const failed = kept | ref::failed | (writes_first ? ref::absent : 0);
       record(i, failed);
@@ -183,29 +213,67 @@ struct claim_fn {
       }
     }
   }
-  BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const { table.prefetch_home(keys[i]); }
+  /// Prefetches input i's home slot, unless the input does not run (a rerun's most do).
+  BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const {
+    if (which == locate_inputs::failed && !runs(ref_before(i))) return;
+    table.prefetch_home(keys[i]);
+  }
 };
 
 /**
- * A thread's cache for the fused fold's cached pass (`claim_and_combine_fn`): `Ways` entries,
- * each a key word, its slot (ref::npos when the entry is free) and a partial sum, and the ways of
- * those that the running block has filled, in the order filled (a block then flushes and empties
- * only those). One per thread, key word and value type, shared by every pass with them.
+ * A thread's cache for the fused fold's cached pass (`claim_and_combine_fn`): `Entries` entries in
+ * sets of `ways`, each a key word, its slot (ref::npos when the entry is free) and a partial sum,
+ * and the entries that the running block has filled, in the order filled (a block then flushes
+ * and empties only those). A key word's set comes from a multiply by the thread's own odd
+ * `multiplier`: threads then differ in which keys find their set full, and those keys' folds go
+ * to different table slots (with one multiplier, every thread folded the same few keys into the
+ * table and their slots' lines passed between cores at each). One per thread, key word and value
+ * type, shared by every pass with them.
  */
-template <class Word, class T, std::uint64_t Ways>
+template <class Word, class T, std::uint64_t Entries>
 struct combine_cache {
-  static_assert(Ways <= std::uint64_t{1} << 16, "a way must fit in `filled`");
+  static_assert(Entries <= std::uint64_t{1} << 16, "an entry must fit in `filled`");
+  static constexpr std::uint64_t ways = 2;  ///< entries per set
+  static constexpr int set_bits = cuda::std::bit_width(Entries / ways) - 1;
   struct entry {
-    Word key;
     std::uint64_t slot;
+    Word key;
     T sum;
   };
-  entry entries[Ways];
-  std::uint16_t filled[Ways];
+  entry entries[Entries];
+  std::uint16_t filled[Entries];
+  std::uint64_t multiplier;
+
+  /// The first entry of key word `w`'s set.
+  entry* set_of(Word w) noexcept {
+    auto x = static_cast<std::uint64_t>(w);
+    if constexpr (sizeof(Word) == 16) x ^= static_cast<std::uint64_t>(w >> 64);
+    return entries + ((x * multiplier) >> (64 - set_bits)) * ways;
+  }
+  /// The entry of set `set` that holds key word `w`, or null.
+  static entry* holding(entry* set, Word w) noexcept {
+    for (std::uint64_t j = 0; j < ways; ++j) {
+      if (set[j].slot != ref::npos && set[j].key == w) return set + j;
+    }
+    return nullptr;
+  }
+  /// A free entry of set `set`, or null.
+  static entry* vacancy(entry* set) noexcept {
+    for (std::uint64_t j = 0; j < ways; ++j) {
+      if (set[j].slot == ref::npos) return set + j;
+    }
+    return nullptr;
+  }
+  /// Fills free entry `e` with key word `w`, slot `slot` and sum `sum`, listed in `filled` at
+  /// `used`, which it advances.
+  void fill(entry* e, Word w, std::uint64_t slot, T sum, std::uint64_t& used) noexcept {
+    *e = entry{slot, w, sum};
+    filled[used++] = static_cast<std::uint16_t>(e - entries);
+  }
 
   /**
    * The calling thread's cache, every entry free: allocated at its first use, then kept (too
-   * large for the stack: it should hold a thousand hot keys with few of them sharing an entry),
+   * large for the stack: it should hold a thousand hot keys with few of them sharing a set),
    * and left empty by each user. Null when it cannot be allocated, and the caller then goes
    * without: it is called inside parallel regions, which no exception may leave (one that does
    * ends the process).
@@ -216,6 +284,8 @@ struct combine_cache {
       cache.reset(new (std::nothrow) combine_cache);
       if (!cache) return nullptr;
       for (auto& e : cache->entries) e.slot = ref::npos;
+      static std::atomic<std::uint64_t> made{0};  // caches so far, of this type
+      cache->multiplier = 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e01aull * made++;
     }
     return cache.get();
   }
@@ -223,29 +293,31 @@ struct combine_cache {
 
 /**
  * The fused locate-and-fold pass on the omp backend (`fused_fold`), one block of `block` inputs
- * per call, with a direct-mapped cache of `ways` entries per thread, each a key, its slot and a
- * partial sum. An input whose key is in the cache neither probes nor folds: it takes the cached
- * slot for its ref and adds its value to the partial sum. An input whose key is not runs
- * `claim_fn::locate` (with prefetching, in a table of more than `small_table_bytes`); it takes its
- * entry if the entry is free, else folds into the table at once. An entry thus stays with the first
- * key of the block to reach it: the keys that recur are, most likely, among the first seen, and a
- * key seen once evicts nothing. The partial sums go to the table at the end of the block. A hot key
- * then costs a thread one probe and one atomic per block instead of one per input, and no cache
- * line passes between cores for each (the CPU's counterpart of a GPU warp combining its equal
- * keys). Decided by the keys seen, as on the GPU: when fewer than 1 in 8 of the chunk's first
- * `sample` inputs find their key in the cache (`sampled::repeat`), the keys rarely repeat nearby
- * and the pass runs by owners instead (`owner_pass`, which also takes skewed keys); when a block's
- * own first `sample` inputs rarely find theirs, the rest of the block locates and folds each
- * input, as does every block of a thread that finds no memory for its cache (`combine_cache`).
- * Only for integer `plus` (`fused_fold`), whose identity, zero, is an entry's empty sum.
- * Measured on 2 cores: with 2^14 entries that keep their first key, counting 10^7 keys of 1024
- * distinct values took half the time it took with 2^11 entries replaced at every miss.
+ * per call, with a cache of `entries_per_thread` entries per thread in sets of two
+ * (`combine_cache`), each a key, its slot and a partial sum. An input whose key is in the cache
+ * neither probes nor folds: it takes the cached slot for its ref and adds its value to the partial
+ * sum. An input whose key is not runs `claim_fn::locate` (with prefetching, in a table of more
+ * than `small_table_bytes`); it takes a free entry of its set if there is one, else folds into
+ * the table at once. A set thus stays with the first keys of the block to reach it: the keys that
+ * recur are, most likely, among the first seen, and a key seen once evicts nothing. The partial
+ * sums go to the table at the end of the block. A hot key then costs a thread one probe and one
+ * atomic per block instead of one per input, and no cache line passes between cores for each (the
+ * CPU's counterpart of a GPU warp combining its equal keys). Decided by the keys seen, as on the
+ * GPU: when fewer than 1 in 8 of the chunk's first `sample` inputs find their key in the cache
+ * (`sampled::repeat`), the keys rarely repeat nearby and the pass runs by owners instead
+ * (`owner_pass`, which also takes skewed keys); when a block's own first `sample` inputs rarely
+ * find theirs, the rest of the block locates and folds each input, as does every block of a thread
+ * that finds no memory for its cache. Only for integer `plus` (`fused_fold`), whose identity,
+ * zero, is an entry's empty sum. Measured on 2 cores, counting 10^7 keys of 1024 distinct values:
+ * 2^14 entries that keep their first key took half the time of 2^11 entries replaced at every
+ * miss; sets of two, with a multiplier per thread, took 0.71 to 0.94 of the time of direct-mapped
+ * entries with one multiplier (u32 and u64, 4 rounds in turns): the keys that found their entry
+ * taken, 3% of 1024, folded into the table at every input.
  */
 template <class Claim>
 struct claim_and_combine_fn {
   static constexpr std::uint64_t block = 1 << 17;
-  static constexpr int way_bits = 14;
-  static constexpr std::uint64_t ways = std::uint64_t{1} << way_bits;
+  static constexpr std::uint64_t entries_per_thread = 1 << 14;
   static constexpr std::uint64_t sample = 1 << 11;
 
   Claim claim;
@@ -255,16 +327,21 @@ struct claim_and_combine_fn {
   using word = typename View::word;
   using T = typename View::value_type;
 
-  using store = combine_cache<word, T, ways>;
+  using store = combine_cache<word, T, entries_per_thread>;
   using entry = typename store::entry;
 
-  /// The cache entry of key word `w` (multiplicative hashing: cheaper than the table's hash).
-  static std::uint64_t way_of(word w) noexcept { return mixed(w) >> (64 - way_bits); }
   /// Key word `w` mixed by a multiply, whose high bits spread the keys.
   static std::uint64_t mixed(word w) noexcept {
     auto x = static_cast<std::uint64_t>(w);
     if constexpr (sizeof(word) == 16) x ^= static_cast<std::uint64_t>(w >> 64);
     return x * 0x9e3779b97f4a7c15ull;
+  }
+
+  /// `claim.locate_input(i)`, out of line: for the rare inputs whose key the cache lacks. Inlined
+  /// into the loop, it slowed every input: counting 10^7 u32 keys of 1024 distinct values ran 60%
+  /// more instructions per key (callgrind).
+  BULKMAP_NOINLINE typename Claim::located locate_miss(std::uint64_t i) const {
+    return claim.locate_input(i);
   }
 
   /// What the chunk's first `sample` inputs show of its keys (`sampled`).
@@ -285,20 +362,21 @@ struct claim_and_combine_fn {
   static std::optional<sampled> sample_keys(KeyIt keys, std::uint64_t n) {
     store* const cache = store::of_thread();
     if (cache == nullptr) return std::nullopt;
-    entry* const entries = cache->entries;
     std::uint64_t const m = n < sample ? n : sample;
     std::uint64_t hits = 0;
     for (std::uint64_t i = 0; i < m; ++i) {
       word const kw = View::traits::encode(keys[i]);
-      entry& e = entries[way_of(kw)];
-      if (e.slot == ref::npos) {
-        e = entry{kw, 0, T{}};
-      } else {
-        hits += e.key == kw;
+      entry* const set = cache->set_of(kw);
+      if (store::holding(set, kw)) {
+        ++hits;
+      } else if (entry* const e = store::vacancy(set)) {
+        *e = entry{0, kw, T{}};
       }
     }
-    for (std::uint64_t i = 0; i < m; ++i)
-      entries[way_of(View::traits::encode(keys[i]))].slot = ref::npos;
+    for (std::uint64_t i = 0; i < m; ++i) {
+      entry* const set = cache->set_of(View::traits::encode(keys[i]));
+      for (std::uint64_t j = 0; j < store::ways; ++j) set[j].slot = ref::npos;
+    }
     return sampled{m, hits};
   }
 
@@ -314,7 +392,8 @@ struct claim_and_combine_fn {
     std::uint64_t const last = first + block < n ? first + block : n;
     // The rest of the block from input `from`, input by input (its keys rarely repeat nearby).
     auto const uncached = [&](std::uint64_t from) {
-      for (std::uint64_t i = from; i < last; ++i) {
+      for (std::uint64_t i = claim.next_running(from, last); i < last;
+           i = claim.next_running(i + 1, last)) {
         if (i + prefetch_distance < last) claim.prefetch(i + prefetch_distance);
         std::uint64_t const s = claim.locate(i);
         if (s != ref::npos) fold(s, static_cast<T>(claim.also.values[i]));
@@ -323,33 +402,28 @@ struct claim_and_combine_fn {
     // The block with the cache; `prefetching`, whether inputs prefetch their slots ahead.
     std::uint64_t used = 0;  // entries this block has filled (`combine_cache::filled`)
     auto const cached = [&](auto prefetching) {
-      entry* const entries = cache->entries;
       // Input i through the cache; whether its key was there already.
       auto const step = [&](std::uint64_t i) {
         if constexpr (decltype(prefetching)::value) {
           if (i + prefetch_distance < last) {  // unless that input's key is cached already
             word const ahead = View::traits::encode(claim.keys[i + prefetch_distance]);
-            entry const& a = entries[way_of(ahead)];
-            if (a.slot == ref::npos || a.key != ahead) claim.prefetch(i + prefetch_distance);
+            if (!store::holding(cache->set_of(ahead), ahead)) claim.prefetch(i + prefetch_distance);
           }
         }
-        std::uint64_t const r = claim.ref_before(i);
-        if (!claim.runs(r)) return false;
+        std::uint64_t const r = claim.ref_before(i);  // (input i runs: `next_running`)
         word const kw = View::traits::encode(claim.keys[i]);
-        std::uint64_t const w = way_of(kw);
-        entry& e = entries[w];
+        entry* const set = cache->set_of(kw);
         T const v = static_cast<T>(claim.also.values[i]);
-        if (e.slot != ref::npos && e.key == kw) {  // the key's slot, from an earlier input
+        if (entry* const e = store::holding(set, kw)) {  // the key's slot, from an earlier input
           std::uint64_t const kept = r & (ref::absent | ref::claimed | ref::applied);
-          claim.record(i, kept | e.slot | ref::applied);
-          if (!(kept & ref::applied)) e.sum = fold_values(claim.also.op, e.sum, v);
+          claim.record(i, kept | e->slot | ref::applied);
+          if (!(kept & ref::applied)) e->sum = fold_values(claim.also.op, e->sum, v);
           return true;
         }
-        auto const [r_after, s] = claim.locate_input(i);
+        auto const [r_after, s] = locate_miss(i);
         if (r_after & ref::failed) return false;
-        if (e.slot == ref::npos) {  // the first key of its entry in this block keeps the entry
-          e = entry{kw, r_after & ref::index_mask, s != ref::npos ? v : T{}};
-          cache->filled[used++] = static_cast<std::uint16_t>(w);
+        if (entry* const e = store::vacancy(set)) {  // the first keys of a set keep its entries
+          cache->fill(e, kw, r_after & ref::index_mask, s != ref::npos ? v : T{}, used);
         } else if (s != ref::npos) {
           fold(s, v);
         }
@@ -358,13 +432,21 @@ struct claim_and_combine_fn {
       // The block's first `sample` inputs count their hits; past them, the hits are not counted
       // (a count kept in memory across the loop made a chain of read-modify-writes).
       std::uint64_t const tested = last - first > sample ? first + sample : last;
+      std::uint64_t ran = 0;
       std::uint64_t hits = 0;
-      for (std::uint64_t i = first; i < tested; ++i) hits += step(i);
-      if (tested < last && !sampled{sample, hits}.repeat()) {
+      for (std::uint64_t i = claim.next_running(first, tested); i < tested;
+           i = claim.next_running(i + 1, tested)) {
+        ++ran;
+        hits += step(i);
+      }
+      if (tested < last && !sampled{ran, hits}.repeat()) {
         uncached(tested);
         return;
       }
-      for (std::uint64_t i = tested; i < last; ++i) step(i);
+      for (std::uint64_t i = claim.next_running(tested, last); i < last;
+           i = claim.next_running(i + 1, last)) {
+        step(i);
+      }
     };
     // The loop does not look ahead to prefetch the slots of a table that stays in a core's
     // level-2 cache (`small_table_bytes`), nor look up the cache twice per input to know which to
@@ -467,6 +549,7 @@ struct owner_pass {
       auto const t = static_cast<std::uint64_t>(omp_get_thread_num());
       auto const nt = static_cast<std::uint64_t>(omp_get_num_threads());
       std::uint64_t const tile = prefetch_distance * nt;  // inputs; about prefetch_distance owned
+      bool const rerun = claim.which == locate_inputs::failed;  // (only the failed inputs run)
       std::uint64_t owned[2][prefetch_distance * max_owners];
       std::uint64_t count[2] = {0, 0};
       for (std::uint64_t first = 0, k = 0; first < n + tile; first += tile, k ^= 1) {
@@ -474,9 +557,17 @@ struct owner_pass {
         std::uint64_t* const mine = owned[k];
         std::uint64_t c = 0;
         std::uint64_t const last = first + tile < n ? first + tile : n;
-        for (std::uint64_t i = first; i < last; ++i) {
+        auto const pick = [&](std::uint64_t i) {
           mine[c] = i;
           c += owner_of(claim.table, claim.keys[i], nt) == t;
+        };
+        if (rerun) {
+          for (std::uint64_t i = claim.next_running(first, last); i < last;
+               i = claim.next_running(i + 1, last)) {
+            pick(i);
+          }
+        } else {
+          for (std::uint64_t i = first; i < last; ++i) pick(i);
         }
         for (std::uint64_t j = 0; j < c; ++j) claim.prefetch(mine[j]);
         count[k] = c;
