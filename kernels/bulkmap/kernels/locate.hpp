@@ -91,7 +91,8 @@ struct claim_fn {
    * and prefetched each input's slot, took about a quarter of the time of counting 10^7 keys of 16
    * distinct values into a map reserved for them: skipping took 0.71 to 0.73 of the time, and 0.84
    * to 0.90 with 1024 (u32 and u64, 4 rounds in turns, 2 cores). Host loops only
-   * (`claim_and_combine_fn`, `owner_pass`).
+   * (`claim_and_combine_fn`, `owner_pass`); the refs are read plainly, so only by the thread that
+   * writes them.
    */
   std::uint64_t next_running(std::uint64_t i, std::uint64_t last) const {
     if (which != locate_inputs::failed) return i;
@@ -213,9 +214,12 @@ struct claim_fn {
       }
     }
   }
-  /// Prefetches input i's home slot, unless the input does not run (a rerun's most do).
+  /// Prefetches input i's home slot, unless a rerun's failure bits say that the input does not
+  /// run (most do not). Not by the refs: input i may be another thread's, writing its ref.
   BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const {
-    if (which == locate_inputs::failed && !runs(ref_before(i))) return;
+    if constexpr (fused) {
+      if (which == locate_inputs::failed && failed_bits && !test_bit(failed_bits, i)) return;
+    }
     table.prefetch_home(keys[i]);
   }
 };
@@ -549,7 +553,9 @@ struct owner_pass {
       auto const t = static_cast<std::uint64_t>(omp_get_thread_num());
       auto const nt = static_cast<std::uint64_t>(omp_get_num_threads());
       std::uint64_t const tile = prefetch_distance * nt;  // inputs; about prefetch_distance owned
-      bool const rerun = claim.which == locate_inputs::failed;  // (only the failed inputs run)
+      // A rerun skips to its failed inputs by the bitmap, whose words are read atomically; the
+      // refs, which each owner writes as it goes, only their owner reads (`apply`).
+      bool const rerun = claim.which == locate_inputs::failed && claim.failed_bits != nullptr;
       std::uint64_t owned[2][prefetch_distance * max_owners];
       std::uint64_t count[2] = {0, 0};
       for (std::uint64_t first = 0, k = 0; first < n + tile; first += tile, k ^= 1) {
