@@ -248,11 +248,15 @@ struct combine_cache {
   std::uint16_t filled[Entries];
   std::uint64_t multiplier;
 
-  /// The first entry of key word `w`'s set.
-  entry* set_of(Word w) noexcept {
+  /// Key word `w` in 64 bits (a 16-byte word's halves xored), to be mixed by a multiply.
+  static std::uint64_t folded(Word w) noexcept {
     auto x = static_cast<std::uint64_t>(w);
     if constexpr (sizeof(Word) == 16) x ^= static_cast<std::uint64_t>(w >> 64);
-    return entries + ((x * multiplier) >> (64 - set_bits)) * ways;
+    return x;
+  }
+  /// The first entry of key word `w`'s set.
+  entry* set_of(Word w) noexcept {
+    return entries + ((folded(w) * multiplier) >> (64 - set_bits)) * ways;
   }
   /// The entry of set `set` that holds key word `w`, or null.
   static entry* holding(entry* set, Word w) noexcept {
@@ -335,11 +339,7 @@ struct claim_and_combine_fn {
   using entry = typename store::entry;
 
   /// Key word `w` mixed by a multiply, whose high bits spread the keys.
-  static std::uint64_t mixed(word w) noexcept {
-    auto x = static_cast<std::uint64_t>(w);
-    if constexpr (sizeof(word) == 16) x ^= static_cast<std::uint64_t>(w >> 64);
-    return x * 0x9e3779b97f4a7c15ull;
-  }
+  static std::uint64_t mixed(word w) noexcept { return store::folded(w) * 0x9e3779b97f4a7c15ull; }
 
   /// `claim.locate_input(i)`, out of line: for the rare inputs whose key the cache lacks. Inlined
   /// into the loop, it slowed every input: counting 10^7 u32 keys of 1024 distinct values ran 60%
