@@ -149,11 +149,13 @@ struct aggregates {
  * distinct keys a sample of the rows predicts, and folds the row into columns indexed by its
  * key's slot: counts and sums by addition, `min` and `max`, `first` and `last` as the least and
  * greatest row number, gathered afterwards. (Should the keys outgrow the map, they are counted
- * into it, growing it, and the pass runs again.) On a GPU, and on omp when the table is large,
- * with atomics (counts and sums combined per warp on a GPU first; compare-and-swap loops for
- * floating min and max; on omp each row's slot and entries prefetched ahead); on omp with a small
- * table (at most 2^15 slots and the 2 side slots, threads × slots at most n), each thread into its
- * own copy of the columns, merged at the end. The live slots, sorted by key, then pick the groups'
+ * into it, growing it, and the pass runs again.) On omp where the threads' copies of the columns
+ * fit in 16 MiB in all (threads × slots at most n), each thread folds into its own copy, merged
+ * at the end; else, where the keys spread evenly over the table, by owners: each thread reads
+ * every row and folds those whose key's probe starts in its part of the table, with plain
+ * writes; else, and on a GPU, with atomics (counts and sums combined per warp on a GPU first;
+ * compare-and-swap loops for floating min and max). On omp each row's slot and entries are
+ * prefetched ahead where the table is large. The live slots, sorted by key, then pick the groups'
  * entries. Batches of mostly distinct keys (as `group_by` tells them) are sorted by key instead,
  * as `group_by` sorts them, and fold in key order into columns indexed by group. `mean` is
  * `sum / count`; `variance` takes a second pass over the rows, summing squared distances from

@@ -306,17 +306,44 @@ class private_columns {
 };
 #endif
 
+/// `fold_rows` without owners: where threads share the columns, they fold with atomics.
+struct no_owner {};
+
+#if defined(BULKMAP_BACKEND_OMP)
+/// Rows sampled to tell whether a pass by owners would keep the threads evenly busy.
+inline constexpr std::uint64_t owner_sample_rows = std::uint64_t{1} << 12;
+
+/// Whether `owner` (row, threads to thread) spreads n rows evenly enough over `threads` for a
+/// pass by owners: in an even sample of rows, no thread owns more than 5/4 of an even share (so
+/// that a few hot keys, as in skewed input, keep the atomics).
+template <class Owner>
+bool owners_even(Owner const& owner, std::uint64_t n, std::uint64_t threads) {
+  std::uint64_t const samples = std::min(n, owner_sample_rows);
+  if (samples == 0) return false;
+  std::uint64_t owned[max_owners] = {};
+  for (std::uint64_t j = 0; j < samples; ++j) ++owned[owner(j * (n / samples), threads)];
+  return 4 * *std::max_element(owned, owned + threads) * threads <= 5 * samples;
+}
+#endif
+
 /**
  * Runs the row functor `make(std::bool_constant<Atomic>, columns)` over rows [0, n), folding
- * into `to`'s columns of G groups. On omp, when the groups are few (a copy of the columns for
- * each thread within `private_column_bytes`, and threads × groups at most the rows), each thread
- * folds its own run of rows into its own copy of the columns with plain writes, and the copies
- * are then merged group by group: no atomics, and no cache line passing between cores for each
- * row of a hot group. Otherwise (and on cuda) every thread folds with atomics.
+ * into `to`'s columns of G groups. On omp:
+ * - when the groups are few (a copy of the columns for each thread within
+ *   `private_column_bytes`, and threads × groups at most the rows), each thread folds its own run
+ *   of rows into its own copy of the columns with plain writes, and the copies are then merged
+ *   group by group: no atomics, and no cache line passing between cores for each row of a hot
+ *   group;
+ * - else, given an `owner` (row, threads to thread; the same thread for every row of a group)
+ *   that spreads the rows evenly (`owners_even`), on at most `max_owners` threads, by owners
+ *   (`run_owned`): each thread reads every row and folds those it owns with plain writes, in
+ *   place of a locked read-modify-write per column. Summing 10^7 rows over 10^6 keys took 0.65
+ *   to 0.83 of the time with atomics (u32, u64 and u128 keys, 2 cores, in turns).
+ * Otherwise (and on cuda) every thread folds with atomics.
  */
-template <class V, class S, class Make>
+template <class V, class S, class Make, class Owner = no_owner>
 void fold_rows(char const* what, std::uint64_t n, std::uint64_t g,
-               aggregate_columns<V, S> const& to, Make make) {
+               aggregate_columns<V, S> const& to, Make make, Owner owner = {}) {
 #if defined(BULKMAP_BACKEND_OMP)
   auto const threads = static_cast<std::uint64_t>(omp_get_max_threads());
   if (threads > 1 && threads * g <= n &&
@@ -338,8 +365,23 @@ void fold_rows(char const* what, std::uint64_t n, std::uint64_t g,
     }
     return;
   }
+  if constexpr (!std::is_same_v<Owner, no_owner>) {
+    if (threads > 1 && threads <= max_owners && owners_even(owner, n, threads)) {
+#pragma omp parallel num_threads(static_cast <int>(threads))
+      {
+        auto const t = static_cast<std::uint64_t>(omp_get_thread_num());
+        auto const nt = static_cast<std::uint64_t>(omp_get_num_threads());
+        auto const fn = make(std::false_type{}, to);  // a group's every row is this thread's
+        run_owned(
+            n, t, nt, every_input{}, [&](std::uint64_t i) { return owner(i, nt); },
+            [&](std::uint64_t i) { fn.prefetch(i); }, [&](std::uint64_t i) { fn(i); });
+      }
+      return;
+    }
+  }
 #else
   (void)g;
+  (void)owner;
 #endif
   launch(what, n, make(std::true_type{}, to));
 }
@@ -492,6 +534,16 @@ void fold_aggregates(char const* what, Ref ref, KeyIt keys_first, std::uint64_t 
   bool const variance = has(which, agg::variance);
   bool const mean = variance || has(which, agg::mean);
   bool const sum = mean || has(which, agg::sum);
+  // Row i's owner, where groups are found by key (`slot_groups::owner_of`).
+  auto const owner = [&] {
+    if constexpr (Ref::by_owners) {
+      return [ref, keys_first](std::uint64_t i, std::uint64_t threads) {
+        return ref.owner_of(keys_first[i], threads);
+      };
+    } else {
+      return no_owner{};
+    }
+  }();
   detail::translate_errors(what, [&] {
     constexpr bool floating = std::is_floating_point_v<V>;
     using limits = std::numeric_limits<V>;
@@ -515,10 +567,12 @@ void fold_aggregates(char const* what, Ref ref, KeyIt keys_first, std::uint64_t 
                                                   raw(last_row),
                                                   nullptr};
     detail::fold_rows(
-        what, n, g, columns, [&](auto atomic, detail::aggregate_columns<V, S> const& to) {
+        what, n, g, columns,
+        [&](auto atomic, detail::aggregate_columns<V, S> const& to) {
           return aggregate_fn<Ref, KeyIt, ValueIt, ValidIt, V, S, decltype(atomic)::value>{
               ref, keys_first, values_first, valid_first, to};
-        });
+        },
+        owner);
     if (mean) out.mean.resize(g);
     if (has(which, agg::first)) out.first.resize(g);
     if (has(which, agg::last)) out.last.resize(g);
@@ -529,12 +583,14 @@ void fold_aggregates(char const* what, Ref ref, KeyIt keys_first, std::uint64_t 
       out.variance.assign(g, 0.0);
       detail::aggregate_columns<V, S> const squares{nullptr, nullptr, nullptr, nullptr,
                                                     nullptr, nullptr, nullptr, raw(out.variance)};
-      detail::fold_rows(what, n, g, squares,
-                        [&](auto atomic, detail::aggregate_columns<V, S> const& to) {
-                          return squared_deviation_fn<Ref, KeyIt, ValueIt, ValidIt, V, S,
-                                                      decltype(atomic)::value>{
-                              ref, keys_first, values_first, valid_first, raw(out.mean), to};
-                        });
+      detail::fold_rows(
+          what, n, g, squares,
+          [&](auto atomic, detail::aggregate_columns<V, S> const& to) {
+            return squared_deviation_fn<Ref, KeyIt, ValueIt, ValidIt, V, S,
+                                        decltype(atomic)::value>{
+                ref, keys_first, values_first, valid_first, raw(out.mean), to};
+          },
+          owner);
       detail::launch(what, g, detail::finish_variance_fn{raw(out.count), raw(out.variance)});
     }
   });

@@ -13,6 +13,7 @@
 #include <bulkmap/kernels/compact.hpp>
 #include <cstdint>
 #include <cuda/atomic>
+#include <cuda/std/bit>
 #include <cuda/std/limits>
 
 BULKMAP_NAMESPACE_BEGIN
@@ -44,6 +45,8 @@ struct group_scatter_fn {
  * below run unchanged on groups numbered beforehand (byte strings, several key columns).
  */
 struct numbered_rows_ref {
+  /// Rows fold by group number (no `owner_of`: with atomics, or into threads' own columns).
+  static constexpr bool by_owners = false;
   std::uint64_t const* of_row;  ///< row i's group
 
   BULKMAP_HOST_DEVICE std::uint64_t const* find(std::uint64_t row) const noexcept {
@@ -67,6 +70,8 @@ struct numbered_rows_ref {
  */
 template <class View>
 struct slot_groups {
+  /// On omp, rows may fold by their keys' owners (`owner_of`), each group by one thread.
+  static constexpr bool by_owners = true;
   View table;
   unsigned long long* full;
 
@@ -82,6 +87,14 @@ struct slot_groups {
   BULKMAP_HOST_DEVICE std::uint64_t prefetch_group(typename View::key_type const& key) const {
     table.prefetch_home(key);
     return table.hash(key) & (table.capacity - 1);
+  }
+  /// The thread of `threads` that folds `key`'s rows in a pass by owners: by the part of the
+  /// table where the key's probe starts, so that each thread's slots, and their columns' entries,
+  /// lie mostly in its own part and few cache lines pass between cores.
+  BULKMAP_HOST_DEVICE std::uint64_t owner_of(typename View::key_type const& key,
+                                             std::uint64_t threads) const {
+    std::uint64_t const home = table.hash(key) & (table.capacity - 1);
+    return (home * threads) >> cuda::std::countr_zero(table.capacity);
   }
 };
 

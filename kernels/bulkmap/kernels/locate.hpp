@@ -475,6 +475,52 @@ struct claim_and_combine_fn {
 };
 
 /**
+ * Most threads a pass by owners (`run_owned`) runs on. Every thread reads every input of the
+ * pass, and saves a locked instruction on each of its own: on 2 cores the reading cost less than
+ * the timings' noise, but it grows with the threads while the saving shrinks. Past this many, the
+ * usual passes (an estimate: not measured past 2 cores).
+ */
+inline constexpr std::uint64_t max_owners = 8;
+
+/**
+ * Thread t's share of a pass by owners on nt threads (at most `max_owners`): `apply(i)` for each
+ * input i in [0, n) that `next` steps through (`next(i, last)`: the first input from i on that
+ * runs, at most `last`) and that `owner(i)` gives to t, in input order. Every thread reads every
+ * input, a tile of `prefetch_distance` inputs per thread at a time: it picks its own without a
+ * branch (a thread owns a random share of the inputs, and a branch would mispredict on every
+ * other one on 2 cores), `prefetch`es them, then applies the previous tile's.
+ */
+template <class Next, class Owner, class Prefetch, class Apply>
+BULKMAP_FORCE_INLINE void run_owned(std::uint64_t n, std::uint64_t t, std::uint64_t nt, Next next,
+                                    Owner owner, Prefetch prefetch, Apply apply) {
+  std::uint64_t const tile = prefetch_distance * nt;  // inputs; about prefetch_distance owned
+  std::uint64_t owned[2][prefetch_distance * max_owners];
+  std::uint64_t count[2] = {0, 0};
+  for (std::uint64_t first = 0, k = 0; first < n + tile; first += tile, k ^= 1) {
+    // This tile's inputs of this thread, picked without a branch; prefetched.
+    std::uint64_t* const mine = owned[k];
+    std::uint64_t c = 0;
+    std::uint64_t const last = first + tile < n ? first + tile : n;
+    for (std::uint64_t i = next(first, last); i < last; i = next(i + 1, last)) {
+      mine[c] = i;
+      c += owner(i) == t;
+    }
+    for (std::uint64_t j = 0; j < c; ++j) prefetch(mine[j]);
+    count[k] = c;
+    // The previous tile's inputs, on their way.
+    for (std::uint64_t j = 0; j < count[k ^ 1]; ++j) apply(owned[k ^ 1][j]);
+    count[k ^ 1] = 0;
+  }
+}
+
+/// Every input runs (`run_owned`'s `next`).
+struct every_input {
+  BULKMAP_HOST_DEVICE std::uint64_t operator()(std::uint64_t i, std::uint64_t) const noexcept {
+    return i;
+  }
+};
+
+/**
  * @brief The locate pass on omp by owners: each thread owns the keys that `owner_of` gives it,
  * and runs their inputs alone, in input order. Two passes gain from it:
  * - a fused fold (counting, integer `plus`): the owner folds with a relaxed load and store
@@ -498,14 +544,6 @@ struct owner_pass {
   using View = decltype(Claim::table);
   using T = typename View::value_type;
   using word = typename View::word;
-
-  /**
-   * Most threads the pass runs on. Every thread reads every key of the chunk, and saves a locked
-   * instruction on each of its own: on 2 cores the reading cost less than the timings' noise,
-   * but it grows with the threads while the saving shrinks. Past this many, the usual passes
-   * (an estimate: not measured past 2 cores).
-   */
-  static constexpr std::uint64_t max_owners = 8;
 
   /// Slots of the table per distinct key of the sample, at least, for keys that repeat to run by
   /// owners: in a smaller table the owners' hot keys share cache lines, which pass between cores
@@ -552,34 +590,18 @@ struct owner_pass {
     {
       auto const t = static_cast<std::uint64_t>(omp_get_thread_num());
       auto const nt = static_cast<std::uint64_t>(omp_get_num_threads());
-      std::uint64_t const tile = prefetch_distance * nt;  // inputs; about prefetch_distance owned
+      auto const owner = [&](std::uint64_t i) { return owner_of(claim.table, claim.keys[i], nt); };
+      auto const prefetch = [&](std::uint64_t i) { claim.prefetch(i); };
+      auto const locate = [&](std::uint64_t i) { apply(claim, i); };
       // A rerun skips to its failed inputs by the bitmap, whose words are read atomically; the
       // refs, which each owner writes as it goes, only their owner reads (`apply`).
-      bool const rerun = claim.which == locate_inputs::failed && claim.failed_bits != nullptr;
-      std::uint64_t owned[2][prefetch_distance * max_owners];
-      std::uint64_t count[2] = {0, 0};
-      for (std::uint64_t first = 0, k = 0; first < n + tile; first += tile, k ^= 1) {
-        // This tile's inputs of this thread, picked without a branch; their slots prefetched.
-        std::uint64_t* const mine = owned[k];
-        std::uint64_t c = 0;
-        std::uint64_t const last = first + tile < n ? first + tile : n;
-        auto const pick = [&](std::uint64_t i) {
-          mine[c] = i;
-          c += owner_of(claim.table, claim.keys[i], nt) == t;
+      if (claim.which == locate_inputs::failed && claim.failed_bits != nullptr) {
+        auto const failed = [&](std::uint64_t i, std::uint64_t last) {
+          return claim.next_running(i, last);
         };
-        if (rerun) {
-          for (std::uint64_t i = claim.next_running(first, last); i < last;
-               i = claim.next_running(i + 1, last)) {
-            pick(i);
-          }
-        } else {
-          for (std::uint64_t i = first; i < last; ++i) pick(i);
-        }
-        for (std::uint64_t j = 0; j < c; ++j) claim.prefetch(mine[j]);
-        count[k] = c;
-        // The previous tile's inputs, whose slots are on their way.
-        for (std::uint64_t j = 0; j < count[k ^ 1]; ++j) apply(claim, owned[k ^ 1][j]);
-        count[k ^ 1] = 0;
+        run_owned(n, t, nt, failed, owner, prefetch, locate);
+      } else {
+        run_owned(n, t, nt, every_input{}, owner, prefetch, locate);
       }
     }
 #else
