@@ -337,8 +337,8 @@ bool owners_even(Owner const& owner, std::uint64_t n, std::uint64_t threads) {
  * - else, given an `owner` (row, threads to thread; the same thread for every row of a group)
  *   that spreads the rows evenly (`owners_even`), on at most `max_owners` threads, by owners
  *   (`run_owned`): each thread reads every row and folds those it owns with plain writes, in
- *   place of a locked read-modify-write per column. Summing 10^7 rows over 10^6 keys took 0.65
- *   to 0.83 of the time with atomics (u32, u64 and u128 keys, 2 cores, in turns).
+ *   place of a locked read-modify-write per column. Summing 10^7 rows over 10^6 keys ran 1.24
+ *   to 1.38 times as fast as with atomics for u32 keys, 1.02 to 1.32 for u64 (2 cores, turns).
  * Otherwise (and on cuda) every thread folds with atomics.
  */
 template <class V, class S, class Make, class Owner = no_owner>
