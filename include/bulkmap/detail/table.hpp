@@ -481,10 +481,14 @@ struct table_view {
   BULKMAP_HOST_DEVICE void prefetch_slot(std::uint64_t i) const noexcept {
     prefetch_for_write(&slots[i]);
   }
+  /// The slot where `key`'s probe starts.
+  BULKMAP_HOST_DEVICE std::uint64_t home(Key const& key) const noexcept {
+    return hash(key) & (capacity - 1);
+  }
   /// Prefetches the slot where `key`'s probe starts.
   BULKMAP_HOST_DEVICE void prefetch_home(Key const& key) const noexcept {
 #if defined(BULKMAP_BACKEND_OMP) && !defined(__CUDA_ARCH__)
-    prefetch_slot(hash(key) & (capacity - 1));
+    prefetch_slot(home(key));
 #else
     (void)key;
 #endif

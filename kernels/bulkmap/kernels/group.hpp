@@ -86,15 +86,14 @@ struct slot_groups {
   /// most likely gives, whose columns, indexed by slot, lie at the same place (omp).
   BULKMAP_HOST_DEVICE std::uint64_t prefetch_group(typename View::key_type const& key) const {
     table.prefetch_home(key);
-    return table.hash(key) & (table.capacity - 1);
+    return table.home(key);
   }
   /// The thread of `threads` that folds `key`'s rows in a pass by owners: by the part of the
   /// table where the key's probe starts, so that each thread's slots, and their columns' entries,
   /// lie mostly in its own part and few cache lines pass between cores.
   BULKMAP_HOST_DEVICE std::uint64_t owner_of(typename View::key_type const& key,
                                              std::uint64_t threads) const {
-    std::uint64_t const home = table.hash(key) & (table.capacity - 1);
-    return (home * threads) >> cuda::std::countr_zero(table.capacity);
+    return (table.home(key) * threads) >> cuda::std::countr_zero(table.capacity);
   }
 };
 
