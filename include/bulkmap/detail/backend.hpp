@@ -27,6 +27,10 @@
 #include <utility>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 BULKMAP_NAMESPACE_BEGIN
 namespace detail {
 
@@ -258,12 +262,56 @@ auto policy(Allocator const& alloc) {
   return thrust::device(rebind_t<Allocator, std::max_align_t>(alloc));
 }
 
-/// A device vector of n copies of `value`, allocated by `alloc`. @throw out_of_memory
+/// Allocations of at least this many bytes from the default allocator ask for huge pages (omp).
+inline constexpr std::size_t huge_page_advice_bytes = std::size_t{4} << 20;
+
+/**
+ * Asks the kernel to back the whole 2 MiB pages within the `bytes` bytes at `p` with transparent
+ * huge pages (Linux `madvise(MADV_HUGEPAGE)`; the usual "madvise" setting of
+ * /sys/kernel/mm/transparent_hugepage/enabled gives them only where asked): a table's random
+ * probes then miss the TLB far less. Advice only: where the kernel declines, nothing changes.
+ * Call before the memory is first touched. Measured in one process on 2 cores (AMD EPYC), maps
+ * with and without it in turns, 8 to 10 rounds at two times of day: counting 10^7 all-distinct
+ * u64 keys ran at 0.98 to 1.30 times the speed, 10^7 u32 keys of 10^6 distinct values at 0.92
+ * to 1.23, the words of 200 MB of the Linux source at 0.98 to 1.34 (1.85 on a first call, as its
+ * arena grew); large gains in one session, a few percent in the other. `find` moved within its
+ * noise (bench/results/amd-epyc-2t/2026-12-07-huge-pages.md).
+ */
+inline void advise_huge_pages(void* p, std::size_t bytes) noexcept {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  std::uintptr_t const huge = std::uintptr_t{2} << 20;
+  auto const begin = reinterpret_cast<std::uintptr_t>(p);
+  std::uintptr_t const first = (begin + huge - 1) & ~(huge - 1);
+  std::uintptr_t const last = (begin + bytes) & ~(huge - 1);
+  if (first < last) (void)madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
+/**
+ * A device vector of n copies of `value`, allocated by `alloc`. On omp, a block of at least
+ * `huge_page_advice_bytes` from the default allocator (`thrust::device_allocator`, plain host
+ * memory) is advised to use huge pages before it is filled; other allocators' memory is left as
+ * their owners set it up. @throw out_of_memory
+ */
 template <class T, class Allocator>
 vector_of<T, Allocator> allocate(Allocator const& alloc, char const* what, std::size_t n,
                                  T const& value = T{}) {
-  return translate_errors(
-      what, [&] { return vector_of<T, Allocator>(n, value, rebind_t<Allocator, T>(alloc)); });
+  return translate_errors(what, [&] {
+    if constexpr (!backend_is_cuda &&
+                  std::is_same_v<rebind_t<Allocator, char>, thrust::device_allocator<char>>) {
+      if (n * sizeof(T) >= huge_page_advice_bytes) {
+        vector_of<T, Allocator> v{rebind_t<Allocator, T>(alloc)};
+        v.reserve(n);  // allocated, not yet touched
+        advise_huge_pages(thrust::raw_pointer_cast(v.data()), n * sizeof(T));
+        v.resize(n, value);
+        return v;
+      }
+    }
+    return vector_of<T, Allocator>(n, value, rebind_t<Allocator, T>(alloc));
+  });
 }
 
 /**
