@@ -211,12 +211,14 @@ sorted_rows sort_rows(char const* what, KeyIt keys, std::uint64_t n,
                       thrust::device_vector<Key>& unique_keys) {
   return translate_errors(what, [&] {
     sorted_rows out;
-    thrust::device_vector<Key> sorted(keys, keys + static_cast<std::ptrdiff_t>(n));
-    out.rows.resize(n);
+    thrust::device_vector<Key> sorted;
+    resize_fresh(sorted, n);
+    thrust::copy(thrust::device, keys, keys + static_cast<std::ptrdiff_t>(n), sorted.begin());
+    resize_fresh(out.rows, n);
     thrust::sequence(thrust::device, out.rows.begin(), out.rows.end());
     stable_sort_by_key(thrust::device, thrust::raw_pointer_cast(sorted.data()),
                        thrust::raw_pointer_cast(out.rows.data()), n, key_order<Key>{});
-    out.of_sorted.resize(n);
+    resize_fresh(out.of_sorted, n);
     thrust::counting_iterator<std::uint64_t> const first(0);
     thrust::transform_inclusive_scan(
         thrust::device, first, first + static_cast<std::ptrdiff_t>(n), out.of_sorted.begin(),
@@ -444,11 +446,12 @@ template <class Ref, class KeyIt, class ValueIt, class Key, class V>
 void place_values(char const* what, Ref ref, KeyIt keys, std::uint64_t n, ValueIt values_first,
                   groups<Key, V>& out) {
   translate_errors(what, [&] {
-    out.values.resize(n);
+    resize_fresh(out.values, n);
 #if defined(BULKMAP_BACKEND_OMP)
     if (place_rows_stably(ref, keys, n, values_first, out)) return;
 #endif
-    thrust::device_vector<std::uint64_t> rows(n);
+    thrust::device_vector<std::uint64_t> rows;
+    resize_fresh(rows, n);
     {
       thrust::device_vector<std::uint64_t> cursors(out.offsets.begin(), out.offsets.end() - 1);
       launch(what, n,
@@ -476,7 +479,7 @@ group_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first) {
     detail::sorted_rows sorted = detail::sort_rows(what, keys_first, n, out.unique_keys);
     out.offsets.swap(sorted.offsets);
     detail::translate_errors(what, [&] {
-      out.values.resize(n);
+      detail::resize_fresh(out.values, n);
       thrust::gather(thrust::device, sorted.rows.begin(), sorted.rows.end(), values_first,
                      out.values.begin());
     });
@@ -837,7 +840,7 @@ group_numbers number_groups(KeyIt keys_first, KeyIt keys_last) {
     detail::sorted_rows const sorted = detail::sort_rows(what, keys_first, n, unique_keys);
     detail::translate_errors(what, [&] {
       std::size_t const g = sorted.offsets.size() - 1;
-      out.of_row.resize(n);
+      detail::resize_fresh(out.of_row, n);
       thrust::scatter(thrust::device, sorted.of_sorted.begin(), sorted.of_sorted.end(),
                       sorted.rows.begin(), out.of_row.begin());
       out.first_row.resize(g);  // the sort is stable: a group's first sorted row is its least
@@ -851,7 +854,7 @@ group_numbers number_groups(KeyIt keys_first, KeyIt keys_last) {
   }
   device_map<Key, std::uint64_t> map;
   detail::rank_keys(what, keys_first, n, predicted, map, out.rows);
-  detail::translate_errors(what, [&] { out.of_row.resize(n); });
+  detail::translate_errors(what, [&] { detail::resize_fresh(out.of_row, n); });
   map.find(keys_first, keys_last, out.of_row.begin(), std::uint64_t{0});
   detail::find_first_rows(what, out, out.rows.size());
   return out;
@@ -871,7 +874,7 @@ template <class Word, class Keys>
 group_numbers number_short_keys(char const* what, Keys keys, std::uint64_t n) {
   thrust::device_vector<Word> packed;
   translate_errors(what, [&] {
-    packed.resize(n);
+    resize_fresh(packed, n);
     thrust::counting_iterator<std::uint64_t> const first(0);
     thrust::transform(thrust::device, first, first + static_cast<std::ptrdiff_t>(n), packed.begin(),
                       pack_short_key_fn<Word, Keys>{keys});
@@ -937,7 +940,7 @@ group_numbers number_groups(BytePtr bytes, OffsetIt offsets_first, OffsetIt offs
   auto const sorted = thrust::make_permutation_iterator(
       thrust::make_transform_iterator(first, distinct), order.begin());
   map.insert(sorted, sorted + static_cast<std::ptrdiff_t>(g), first);
-  detail::translate_errors(what, [&] { out.of_row.resize(n); });
+  detail::translate_errors(what, [&] { detail::resize_fresh(out.of_row, n); });
   map.find(keys, keys + static_cast<std::ptrdiff_t>(n), out.of_row.begin(), std::uint64_t{0});
   detail::find_first_rows(what, out, g);
   return out;
@@ -980,7 +983,7 @@ inline group_numbers number_bounded_keys(char const* what,
     out.rows.resize(g);
     thrust::copy_if(thrust::device, counts.begin(), counts.end(), out.rows.begin(),
                     is_nonzero_fn{});
-    out.of_row.resize(n);
+    resize_fresh(out.of_row, n);
     thrust::gather(thrust::device, keys.begin(), keys.end(), rank.begin(), out.of_row.begin());
   });
   find_first_rows(what, out, g);

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <bulkmap/config.hpp>
+#include <bulkmap/detail/backend.hpp>
 #include <cstdint>
 #include <exception>
 #include <type_traits>
@@ -143,9 +144,11 @@ void merge_sort(sort_span<Key, Value> s, std::uint64_t n, Compare comp) {
     sort_sequentially(s, bound(r), bound(r + 1), comp);
   });
 
-  thrust::device_vector<Key> scratch_keys(n);
+  thrust::device_vector<Key> scratch_keys;
+  resize_fresh(scratch_keys, n);
   using scratch_value = std::conditional_t<std::is_void_v<Value>, char, Value>;
-  thrust::device_vector<scratch_value> scratch_values(std::is_void_v<Value> ? 0 : n);
+  thrust::device_vector<scratch_value> scratch_values;
+  resize_fresh(scratch_values, std::is_void_v<Value> ? 0 : n);
   sort_span<Key, Value> scratch{thrust::raw_pointer_cast(scratch_keys.data()), nullptr};
   if constexpr (!std::is_void_v<Value>) {
     scratch.values = thrust::raw_pointer_cast(scratch_values.data());
