@@ -291,25 +291,32 @@ inline void advise_huge_pages(void* p, std::size_t bytes) noexcept {
 }
 
 /**
- * Resizes `v`, which must be empty, to n copies of `value`. On omp, a block of at least
- * `huge_page_advice_bytes` from the default allocator (`thrust::device_allocator`, plain host
- * memory) is advised to use huge pages before it is filled (`advise_huge_pages`); other
- * allocators' memory is left as their owners set it up. The first touch of a fresh buffer then
- * faults once per 2 MiB instead of once per 4 KiB: `number_groups` of 10^7 int keys in 10^5 groups
- * took 2,500 page faults instead of 21,400, and 158 to 259 ms instead of 275 to 350 (3 runs each,
- * in turns, 2 cores of a VM whose faults are dear; glibc returning freed blocks to the system, as
- * it does by default, so that each call's buffers are fresh).
+ * Reserves room for n elements in `v`, which must be empty, without touching it. On omp, a block
+ * of at least `huge_page_advice_bytes` from the default allocator (`thrust::device_allocator`,
+ * plain host memory) is advised to use huge pages (`advise_huge_pages`); other allocators' memory
+ * is left as their owners set it up. Fill it next (`resize`, `assign`). The first touch of a fresh
+ * buffer then faults once per 2 MiB instead of once per 4 KiB: `number_groups` of 10^7 int keys in
+ * 10^5 groups took 2,500 page faults instead of 21,400, and 158 to 259 ms instead of 275 to 350
+ * (3 runs each, in turns, 2 cores of a VM whose faults are dear; glibc returning freed blocks to
+ * the system, as it does by default, so that each call's buffers are fresh).
  * @throw std::bad_alloc (callers translate it)
  */
 template <class T, class A>
-void resize_fresh(thrust::device_vector<T, A>& v, std::size_t n, T const& value = T{}) {
+void reserve_fresh(thrust::device_vector<T, A>& v, std::size_t n) {
   if constexpr (!backend_is_cuda &&
                 std::is_same_v<rebind_t<A, char>, thrust::device_allocator<char>>) {
     if (n * sizeof(T) >= huge_page_advice_bytes) {
-      v.reserve(n);  // allocated, not yet touched
+      v.reserve(n);
       advise_huge_pages(thrust::raw_pointer_cast(v.data()), n * sizeof(T));
     }
   }
+}
+
+/// Resizes `v`, which must be empty, to n copies of `value` (`reserve_fresh` first).
+/// @throw std::bad_alloc (callers translate it)
+template <class T, class A>
+void resize_fresh(thrust::device_vector<T, A>& v, std::size_t n, T const& value = T{}) {
+  reserve_fresh(v, n);
   v.resize(n, value);
 }
 

@@ -212,8 +212,8 @@ sorted_rows sort_rows(char const* what, KeyIt keys, std::uint64_t n,
   return translate_errors(what, [&] {
     sorted_rows out;
     thrust::device_vector<Key> sorted;
-    resize_fresh(sorted, n);
-    thrust::copy(thrust::device, keys, keys + static_cast<std::ptrdiff_t>(n), sorted.begin());
+    reserve_fresh(sorted, n);
+    sorted.assign(keys, keys + static_cast<std::ptrdiff_t>(n));
     resize_fresh(out.rows, n);
     thrust::sequence(thrust::device, out.rows.begin(), out.rows.end());
     stable_sort_by_key(thrust::device, thrust::raw_pointer_cast(sorted.data()),

@@ -419,7 +419,7 @@ BULKMAP_HOST_DEVICE inline void prefetch_for_write(void const* p) noexcept {
 
 /**
  * @brief A trivially copyable view of the table, passed by value into per-element functors.
- * Probing is linear from `hash(key) & mask`.
+ * Probing is linear from `home(key)`, `hash(key) & mask`.
  */
 template <class Key, class T, class Hash, class KeyEqual = bulkmap::equal_to<Key>>
 struct table_view {
@@ -512,7 +512,7 @@ struct table_view {
       return load_key(slots[i]) == traits::side_occupied ? i : ref::npos;
     }
     std::uint64_t const mask = capacity - 1;
-    for (std::uint64_t i = hash(key) & mask;; i = (i + 1) & mask) {
+    for (std::uint64_t i = home(key);; i = (i + 1) & mask) {
       word const s = load_key(slots[i]);
       if (holds(s, key, w)) return i;
       if (s == traits::empty) return ref::npos;
@@ -545,7 +545,7 @@ struct table_view {
       if (reserved) release_claim_unit(*claims, aggregate_counters);
       return claim_result{i, false};
     };
-    for (std::uint64_t i = hash(key) & mask;; i = (i + 1) & mask) {
+    for (std::uint64_t i = home(key);; i = (i + 1) & mask) {
       word s = load_key(slots[i]);
       if (holds(s, key, w)) return found(i);
       if (s != traits::empty) continue;
