@@ -154,10 +154,11 @@ thrust::device_vector<std::uint64_t> slots_by_key(
   std::uint64_t const slots = table.capacity + side_slot_count;
   thrust::counting_iterator<std::uint64_t> const first(0);
   return translate_errors(what, [&] {
-    thrust::device_vector<std::uint64_t> live(slots);
+    thrust::device_vector<std::uint64_t> live;
+    assign_fresh(live, slots);
     live.resize(copy_selected(what, thrust::device, first, slots, first, live.begin(),
                               live_at_fn<View>{table}));
-    keys.resize(live.size());
+    assign_fresh(keys, live.size());
     thrust::transform(thrust::device, live.begin(), live.end(), keys.begin(),
                       key_at_fn<View>{table});
     stable_sort_by_key(thrust::device, thrust::raw_pointer_cast(keys.data()),
@@ -184,7 +185,7 @@ thrust::device_vector<Key> rank_keys(char const* what, KeyIt keys_first, std::ui
   thrust::device_vector<Key> keys;
   thrust::device_vector<std::uint64_t> const at = slots_by_key(what, table, keys);
   translate_errors(what, [&] {
-    rows.resize(at.size());
+    assign_fresh(rows, at.size());
     thrust::transform(thrust::device, at.begin(), at.end(), rows.begin(), value_at_fn<View>{table});
   });
   launch(what, at.size(), rank_slot_fn<View>{table, thrust::raw_pointer_cast(at.data())});
@@ -214,11 +215,11 @@ sorted_rows sort_rows(char const* what, KeyIt keys, std::uint64_t n,
     thrust::device_vector<Key> sorted;
     reserve_fresh(sorted, n);
     sorted.assign(keys, keys + static_cast<std::ptrdiff_t>(n));
-    resize_fresh(out.rows, n);
+    assign_fresh(out.rows, n);
     thrust::sequence(thrust::device, out.rows.begin(), out.rows.end());
     stable_sort_by_key(thrust::device, thrust::raw_pointer_cast(sorted.data()),
                        thrust::raw_pointer_cast(out.rows.data()), n, key_order<Key>{});
-    resize_fresh(out.of_sorted, n);
+    assign_fresh(out.of_sorted, n);
     thrust::counting_iterator<std::uint64_t> const first(0);
     thrust::transform_inclusive_scan(
         thrust::device, first, first + static_cast<std::ptrdiff_t>(n), out.of_sorted.begin(),
@@ -256,7 +257,7 @@ inline bool sorts_by_key(std::uint64_t n, std::uint64_t predicted) {
 
 /// `numbers.first_row` from `numbers.of_row`, for G groups.
 inline void find_first_rows(char const* what, group_numbers& numbers, std::size_t g) {
-  translate_errors(what, [&] { numbers.first_row.assign(g, ~std::uint64_t{0}); });
+  translate_errors(what, [&] { assign_fresh(numbers.first_row, g, ~std::uint64_t{0}); });
   launch(what, numbers.of_row.size(),
          first_row_fn{thrust::raw_pointer_cast(numbers.of_row.data()),
                       thrust::raw_pointer_cast(numbers.first_row.data())});
@@ -446,12 +447,12 @@ template <class Ref, class KeyIt, class ValueIt, class Key, class V>
 void place_values(char const* what, Ref ref, KeyIt keys, std::uint64_t n, ValueIt values_first,
                   groups<Key, V>& out) {
   translate_errors(what, [&] {
-    resize_fresh(out.values, n);
+    assign_fresh(out.values, n);
 #if defined(BULKMAP_BACKEND_OMP)
     if (place_rows_stably(ref, keys, n, values_first, out)) return;
 #endif
     thrust::device_vector<std::uint64_t> rows;
-    resize_fresh(rows, n);
+    assign_fresh(rows, n);
     {
       thrust::device_vector<std::uint64_t> cursors(out.offsets.begin(), out.offsets.end() - 1);
       launch(what, n,
@@ -479,7 +480,7 @@ group_by(KeyIt keys_first, KeyIt keys_last, ValueIt values_first) {
     detail::sorted_rows sorted = detail::sort_rows(what, keys_first, n, out.unique_keys);
     out.offsets.swap(sorted.offsets);
     detail::translate_errors(what, [&] {
-      detail::resize_fresh(out.values, n);
+      detail::assign_fresh(out.values, n);
       thrust::gather(thrust::device, sorted.rows.begin(), sorted.rows.end(), values_first,
                      out.values.begin());
     });
@@ -551,13 +552,16 @@ void fold_aggregates(char const* what, Ref ref, KeyIt keys_first, std::uint64_t 
     constexpr bool floating = std::is_floating_point_v<V>;
     using limits = std::numeric_limits<V>;
     thrust::device_vector<std::uint64_t> first_row, last_row;
-    if (count_rows) out.rows.assign(g, 0);
-    out.count.assign(g, 0);
-    if (sum) out.sum.assign(g, S{0});
-    if (has(which, agg::min)) out.min.assign(g, floating ? limits::infinity() : limits::max());
-    if (has(which, agg::max)) out.max.assign(g, floating ? -limits::infinity() : limits::lowest());
-    if (has(which, agg::first)) first_row.assign(g, ~std::uint64_t{0});
-    if (has(which, agg::last)) last_row.assign(g, 0);
+    if (count_rows) assign_fresh(out.rows, g, std::uint64_t{0});
+    assign_fresh(out.count, g, std::uint64_t{0});
+    if (sum) assign_fresh(out.sum, g, S{0});
+    if (has(which, agg::min))
+      assign_fresh(out.min, g, floating ? limits::infinity() : limits::max());
+    if (has(which, agg::max)) {
+      assign_fresh(out.max, g, floating ? -limits::infinity() : limits::lowest());
+    }
+    if (has(which, agg::first)) assign_fresh(first_row, g, ~std::uint64_t{0});
+    if (has(which, agg::last)) assign_fresh(last_row, g, std::uint64_t{0});
     auto const raw = [](auto& v) {
       return v.empty() ? nullptr : thrust::raw_pointer_cast(v.data());
     };
@@ -576,14 +580,14 @@ void fold_aggregates(char const* what, Ref ref, KeyIt keys_first, std::uint64_t 
               ref, keys_first, values_first, valid_first, to};
         },
         owner);
-    if (mean) out.mean.resize(g);
-    if (has(which, agg::first)) out.first.resize(g);
-    if (has(which, agg::last)) out.last.resize(g);
+    if (mean) assign_fresh(out.mean, g);
+    if (has(which, agg::first)) assign_fresh(out.first, g);
+    if (has(which, agg::last)) assign_fresh(out.last, g);
     detail::launch(what, g,
                    detail::finish_aggregates_fn<ValueIt, V, S>{values_first, columns, raw(out.mean),
                                                                raw(out.first), raw(out.last)});
     if (variance) {
-      out.variance.assign(g, 0.0);
+      assign_fresh(out.variance, g, 0.0);
       detail::aggregate_columns<V, S> const squares{nullptr, nullptr, nullptr, nullptr,
                                                     nullptr, nullptr, nullptr, raw(out.variance)};
       detail::fold_rows(
@@ -639,7 +643,7 @@ void gather_column(char const* what, thrust::device_vector<std::uint64_t> const&
                    thrust::device_vector<T> const& from, thrust::device_vector<T>& to) {
   if (from.empty()) return;
   translate_errors(what, [&] {
-    to.resize(at.size());
+    assign_fresh(to, at.size());
     thrust::gather(thrust::device, at.begin(), at.end(), from.begin(), to.begin());
   });
 }
@@ -840,13 +844,14 @@ group_numbers number_groups(KeyIt keys_first, KeyIt keys_last) {
     detail::sorted_rows const sorted = detail::sort_rows(what, keys_first, n, unique_keys);
     detail::translate_errors(what, [&] {
       std::size_t const g = sorted.offsets.size() - 1;
-      detail::resize_fresh(out.of_row, n);
+      detail::assign_fresh(out.of_row, n);
       thrust::scatter(thrust::device, sorted.of_sorted.begin(), sorted.of_sorted.end(),
                       sorted.rows.begin(), out.of_row.begin());
-      out.first_row.resize(g);  // the sort is stable: a group's first sorted row is its least
+      detail::assign_fresh(out.first_row,
+                           g);  // the sort is stable: a group's first sorted row is its least
       thrust::gather(thrust::device, sorted.offsets.begin(), sorted.offsets.end() - 1,
                      sorted.rows.begin(), out.first_row.begin());
-      out.rows.resize(g);
+      detail::assign_fresh(out.rows, g);
       thrust::transform(thrust::device, sorted.offsets.begin() + 1, sorted.offsets.end(),
                         sorted.offsets.begin(), out.rows.begin(), thrust::minus<std::uint64_t>{});
     });
@@ -854,7 +859,7 @@ group_numbers number_groups(KeyIt keys_first, KeyIt keys_last) {
   }
   device_map<Key, std::uint64_t> map;
   detail::rank_keys(what, keys_first, n, predicted, map, out.rows);
-  detail::translate_errors(what, [&] { detail::resize_fresh(out.of_row, n); });
+  detail::translate_errors(what, [&] { detail::assign_fresh(out.of_row, n); });
   map.find(keys_first, keys_last, out.of_row.begin(), std::uint64_t{0});
   detail::find_first_rows(what, out, out.rows.size());
   return out;
@@ -874,7 +879,7 @@ template <class Word, class Keys>
 group_numbers number_short_keys(char const* what, Keys keys, std::uint64_t n) {
   thrust::device_vector<Word> packed;
   translate_errors(what, [&] {
-    resize_fresh(packed, n);
+    assign_fresh(packed, n);
     thrust::counting_iterator<std::uint64_t> const first(0);
     thrust::transform(thrust::device, first, first + static_cast<std::ptrdiff_t>(n), packed.begin(),
                       pack_short_key_fn<Word, Keys>{keys});
@@ -924,7 +929,8 @@ group_numbers number_groups(BytePtr bytes, OffsetIt offsets_first, OffsetIt offs
                          thrust::raw_pointer_cast(counted.offsets.data())};
   thrust::device_vector<std::uint64_t> order;
   detail::translate_errors(what, [&] {
-    thrust::device_vector<std::uint64_t> prefixes(g);
+    thrust::device_vector<std::uint64_t> prefixes;
+    detail::assign_fresh(prefixes, g);
     thrust::transform(
         thrust::device, thrust::make_transform_iterator(first, distinct),
         thrust::make_transform_iterator(first + static_cast<std::ptrdiff_t>(g), distinct),
@@ -933,14 +939,14 @@ group_numbers number_groups(BytePtr bytes, OffsetIt offsets_first, OffsetIt offs
     detail::stable_sort(
         thrust::device, thrust::raw_pointer_cast(order.data()), g,
         detail::key_number_less_fn<keys_fn>{distinct, thrust::raw_pointer_cast(prefixes.data())});
-    out.rows.resize(g);
+    detail::assign_fresh(out.rows, g);
     thrust::gather(thrust::device, order.begin(), order.end(), counted.values.begin(),
                    out.rows.begin());
   });
   auto const sorted = thrust::make_permutation_iterator(
       thrust::make_transform_iterator(first, distinct), order.begin());
   map.insert(sorted, sorted + static_cast<std::ptrdiff_t>(g), first);
-  detail::translate_errors(what, [&] { detail::resize_fresh(out.of_row, n); });
+  detail::translate_errors(what, [&] { detail::assign_fresh(out.of_row, n); });
   map.find(keys, keys + static_cast<std::ptrdiff_t>(n), out.of_row.begin(), std::uint64_t{0});
   detail::find_first_rows(what, out, g);
   return out;
@@ -972,18 +978,20 @@ inline group_numbers number_bounded_keys(char const* what,
   group_numbers out;
   std::uint64_t g = 0;
   translate_errors(what, [&] {
-    thrust::device_vector<std::uint64_t> counts(range, 0);
+    thrust::device_vector<std::uint64_t> counts;
+    assign_fresh(counts, range, std::uint64_t{0});
     std::uint64_t const* const k = thrust::raw_pointer_cast(keys.data());
     launch(what, n, count_at_fn{k, thrust::raw_pointer_cast(counts.data())});
-    thrust::device_vector<std::uint64_t> rank(range);
+    thrust::device_vector<std::uint64_t> rank;
+    assign_fresh(rank, range);
     thrust::transform_exclusive_scan(thrust::device, counts.begin(), counts.end(), rank.begin(),
                                      is_nonzero_fn{}, std::uint64_t{0},
                                      thrust::plus<std::uint64_t>{});
     g = range == 0 ? 0 : rank.back() + (counts.back() != 0 ? 1 : 0);
-    out.rows.resize(g);
+    assign_fresh(out.rows, g);
     thrust::copy_if(thrust::device, counts.begin(), counts.end(), out.rows.begin(),
                     is_nonzero_fn{});
-    resize_fresh(out.of_row, n);
+    assign_fresh(out.of_row, n);
     thrust::gather(thrust::device, keys.begin(), keys.end(), rank.begin(), out.of_row.begin());
   });
   find_first_rows(what, out, g);

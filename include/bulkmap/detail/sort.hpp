@@ -145,10 +145,10 @@ void merge_sort(sort_span<Key, Value> s, std::uint64_t n, Compare comp) {
   });
 
   thrust::device_vector<Key> scratch_keys;
-  resize_fresh(scratch_keys, n);
+  assign_fresh(scratch_keys, n);
   using scratch_value = std::conditional_t<std::is_void_v<Value>, char, Value>;
   thrust::device_vector<scratch_value> scratch_values;
-  resize_fresh(scratch_values, std::is_void_v<Value> ? 0 : n);
+  assign_fresh(scratch_values, std::is_void_v<Value> ? 0 : n);
   sort_span<Key, Value> scratch{thrust::raw_pointer_cast(scratch_keys.data()), nullptr};
   if constexpr (!std::is_void_v<Value>) {
     scratch.values = thrust::raw_pointer_cast(scratch_values.data());
