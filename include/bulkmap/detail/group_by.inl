@@ -555,8 +555,9 @@ void fold_aggregates(char const* what, Ref ref, KeyIt keys_first, std::uint64_t 
     if (count_rows) assign_fresh(out.rows, g, std::uint64_t{0});
     assign_fresh(out.count, g, std::uint64_t{0});
     if (sum) assign_fresh(out.sum, g, S{0});
-    if (has(which, agg::min))
+    if (has(which, agg::min)) {
       assign_fresh(out.min, g, floating ? limits::infinity() : limits::max());
+    }
     if (has(which, agg::max)) {
       assign_fresh(out.max, g, floating ? -limits::infinity() : limits::lowest());
     }
@@ -847,8 +848,8 @@ group_numbers number_groups(KeyIt keys_first, KeyIt keys_last) {
       detail::assign_fresh(out.of_row, n);
       thrust::scatter(thrust::device, sorted.of_sorted.begin(), sorted.of_sorted.end(),
                       sorted.rows.begin(), out.of_row.begin());
-      detail::assign_fresh(out.first_row,
-                           g);  // the sort is stable: a group's first sorted row is its least
+      // The sort is stable: a group's first sorted row is its least.
+      detail::assign_fresh(out.first_row, g);
       thrust::gather(thrust::device, sorted.offsets.begin(), sorted.offsets.end() - 1,
                      sorted.rows.begin(), out.first_row.begin());
       detail::assign_fresh(out.rows, g);
