@@ -321,10 +321,10 @@ inline void prepare_fresh_block(void* p, std::size_t bytes) noexcept {
  * plain host memory) is prepared for its first writes (`prepare_fresh_block`: huge pages, and its
  * ends mapped); other allocators' memory is left as their owners set it up. Fill it next
  * (`resize`, `assign`). The first touch of a fresh buffer then faults once per 2 MiB instead of
- * once per 4 KiB: `number_groups` of 10^7 int keys in
- * 10^5 groups took 2,500 page faults instead of 21,400, and 158 to 259 ms instead of 275 to 350
- * (3 runs each, in turns, 2 cores of a VM whose faults are dear; glibc returning freed blocks to
- * the system, as it does by default, so that each call's buffers are fresh).
+ * once per 4 KiB: `number_groups` of 10^7 int keys in 10^5 groups took 2,500 page faults instead
+ * of 21,400, and 158 to 259 ms instead of 275 to 350 (3 runs each, in turns, 2 cores of a VM
+ * whose faults are dear; glibc returning freed blocks to the system, as it does by default, so
+ * that each call's buffers are fresh).
  * @throw std::bad_alloc (callers translate it)
  */
 template <class T, class A>
