@@ -289,26 +289,29 @@ inline constexpr std::size_t fresh_block_bytes = std::size_t{2} << 20;
  */
 inline void prepare_fresh_block(void* p, std::size_t bytes) noexcept {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
+  auto const down = [](std::uintptr_t x, std::uintptr_t unit) { return x & ~(unit - 1); };
+  auto const up = [&](std::uintptr_t x, std::uintptr_t unit) { return down(x + unit - 1, unit); };
+  auto const populate = [](std::uintptr_t from, std::uintptr_t to) {
+#if defined(MADV_POPULATE_WRITE)
+    if (from < to) (void)madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE);
+#else
+    (void)from;
+    (void)to;
+#endif
+  };
   auto const page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
   std::uintptr_t const huge = std::uintptr_t{2} << 20;
   auto const begin = reinterpret_cast<std::uintptr_t>(p);
   std::uintptr_t const end = begin + bytes;
-  std::uintptr_t const mapped_from = begin & ~(page - 1);  // the pages the block touches
-  std::uintptr_t const mapped_to = (end + page - 1) & ~(page - 1);
-  std::uintptr_t first = (begin + huge - 1) & ~(huge - 1);
-  std::uintptr_t last = end & ~(huge - 1);
+  std::uintptr_t const first = up(begin, huge);  // the whole huge pages: [first, last)
+  std::uintptr_t const last = down(end, huge);
   if (first < last) {
     (void)madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+    populate(down(begin, page), first);
+    populate(last, up(end, page));
   } else {
-    first = last = mapped_to;
+    populate(down(begin, page), up(end, page));  // no huge page fits
   }
-#if defined(MADV_POPULATE_WRITE)
-  auto const populate = [](std::uintptr_t from, std::uintptr_t to) {
-    if (from < to) (void)madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE);
-  };
-  populate(mapped_from, first);
-  populate(last, mapped_to);
-#endif
 #else
   (void)p;
   (void)bytes;
