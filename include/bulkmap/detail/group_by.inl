@@ -622,6 +622,19 @@ bool all_valid(ValidIt valid_first) {
 inline constexpr double aggregation_load_factor = 0.8;
 
 /**
+ * The map `aggregate_by` numbers its groups in, by slot (`slot_groups`). Its values are read by
+ * nothing: they count the keys' rows only when the keys outgrow the map (`aggregate_hashed`'s
+ * growth, through `device_map::count`), so 4 bytes do, wrapping. A 4-byte key's slot takes 8
+ * bytes instead of 16: summing 10^7 rows over 10^6 u32 keys took 185 to 212 ms against 210 to
+ * 248 with 8-byte values (2 cores, 6 runs in turns).
+ */
+template <class Key>
+using aggregation_map = device_map<Key, std::uint32_t>;
+/// `aggregation_map`'s slot.
+template <class Key>
+using aggregation_slot = slot<Key, std::uint32_t>;
+
+/**
  * The keys `aggregate_by` sizes its map for (at `aggregation_load_factor`), when a sample
  * predicts `predicted` distinct keys: a quarter more, so that the table is at most 0.64 full at
  * the prediction, and has room to 0.8 should the sample predict low. A table that stays in cache
@@ -632,7 +645,7 @@ inline constexpr double aggregation_load_factor = 0.8;
 template <class Key>
 std::uint64_t aggregation_room(std::uint64_t predicted) {
   std::uint64_t const sparse = 8 * predicted;  // slots
-  if (sparse * sizeof(slot<Key, std::uint64_t>) <= small_table_bytes) {
+  if (sparse * sizeof(aggregation_slot<Key>) <= small_table_bytes) {
     return static_cast<std::uint64_t>(static_cast<double>(sparse) * aggregation_load_factor);
   }
   return predicted + predicted / 4;
@@ -678,7 +691,7 @@ template <class KeyIt, class ValueIt, class ValidIt, class Key, class V>
 void aggregate_hashed(char const* what, KeyIt keys_first, std::uint64_t n, ValueIt values_first,
                       ValidIt valid_first, agg which, bool nulls, std::uint64_t predicted,
                       aggregates<Key, V>& out) {
-  device_map<Key, std::uint64_t> map(aggregation_room<Key>(predicted), aggregation_load_factor);
+  aggregation_map<Key> map(aggregation_room<Key>(predicted), aggregation_load_factor);
   aggregates<Key, V> by_slot;
   // The pass is bulkmap's own, over one map: its claims count as the map's own passes do (on
   // omp, from each thread's allotment of the budget), not as a ref's, one locked add on a shared
