@@ -64,9 +64,9 @@ struct string_pairs {
  * keys are found by tag, then compared byte by byte, so keys whose hashes collide stay apart.
  * Erased keys leave their bytes in the arena until the map compacts it: at the start of an
  * insertion when at least half of the arena is garbage, and in `shrink_to_fit`. Keys of at most
- * 7 bytes live in their slot and take no arena. To receive a batch's new keys, an insertion
- * keeps room in the arena for every longer key of a chunk (2^22 keys, fewer when their records
- * would pass 64 MiB): 8 bytes per key plus its bytes, rounded up to 8.
+ * 15 bytes live in their slot (32 bytes for 8-byte values) and take no arena. To receive a batch's
+ * new keys, an insertion keeps room in the arena for every longer key of a chunk (2^22 keys, fewer
+ * when their records would pass 64 MiB): 8 bytes per key plus its bytes, rounded up to 8.
  *
  * Owning and move-only. Not thread-safe: one host thread drives a map at a time. Every call waits
  * for its work to finish before it returns.

@@ -4,14 +4,16 @@
  * arena of key bytes, and the view that device code probes.
  *
  * Layout:
- * - **Slots** (`string_slot`): `tag`, the key's 64-bit hash with 0 and 1 moved up to 2 and 3
- *   (0 marks an empty slot, 1 a tombstone); `record`, the key itself when it has at most 7 bytes
- *   (`inline_key`: a flag bit, the length and the bytes), else one past the arena word where the
- *   key's record starts; 0 while the claimer is still writing it; the value.
+ * - **Slots** (`string_slot`, 32 bytes for 8-byte values): `tag`, the key's 64-bit hash with 0
+ *   and 1 moved up to 2 and 3 (0 marks an empty slot, 1 a tombstone); `head` and `record`, the
+ *   key itself when it has at most 15 bytes (`inline_head`, `inline_record`: its first 8 bytes,
+ *   then a flag bit, the length and the other 7), else, in `record`, one past the arena word where
+ *   the key's record starts; `record` is 0 while the claimer is still writing it; the value.
  * - **Arena**: 64-bit words. A record is the key's length in bytes, then its bytes, padded to a
  *   whole word. Claims append records (one atomic add on the arena's top); erasures leave their
  *   records behind as garbage, which `string_map` drops when it compacts the arena. Short keys
- *   (most words) take no arena at all, and are compared without reading it.
+ *   (nine words in ten of the Linux source) take no arena at all, and are compared without
+ *   reading it.
  *
  * Probing is linear from `tag & (capacity - 1)`, so a rehash moves slots without reading bytes.
  * A key is found where the tag matches and the record's bytes equal the key's: two keys with the
@@ -39,7 +41,10 @@ namespace detail {
 template <class T>
 struct string_slot {
   std::uint64_t tag;
-  std::uint64_t record;  ///< arena word of the key's record, plus one; 0 while being written
+  std::uint64_t head;  ///< an inline key's first 8 bytes, zero-padded (`inline_head`)
+  /// An inline key's flag, length and bytes 8 to 14 (`inline_record`), else the arena word of the
+  /// key's record, plus one; 0 while being written
+  std::uint64_t record;
   T value;
 };
 
@@ -51,16 +56,26 @@ BULKMAP_HOST_DEVICE constexpr std::uint64_t string_tag(std::uint64_t h) noexcept
   return h < 2 ? h + 2 : h;
 }
 
-/// Keys of at most this many bytes live in their slot's `record` word (`inline_key`).
-inline constexpr std::uint64_t inline_key_bytes = 7;
+/// Keys of at most this many bytes live in their slot's `head` and `record` words.
+inline constexpr std::uint64_t inline_key_bytes = 15;
 /// The flag of an inline key in a `record` word (arena references stay below it).
 inline constexpr std::uint64_t inline_flag = std::uint64_t{1} << 63;
 
-/// The `record` word of a key of at most 7 bytes: the flag, the length in bits 56 to 58, and the
-/// bytes in bits 0 to 55 (the first byte lowest: in memory, on a little-endian machine, the
-/// bytes come first, so the word can be read as the key).
-BULKMAP_HOST_DEVICE inline std::uint64_t inline_key(byte_view key) noexcept {
-  return inline_flag | (key.size << 56) | key.short_word();
+/// The `head` word of a key of at most 15 bytes: its first 8 bytes, zero-padded, the first byte
+/// lowest (in memory, on a little-endian machine, the bytes come first).
+BULKMAP_HOST_DEVICE inline std::uint64_t inline_head(byte_view key) noexcept {
+  if (key.size < 8) return key.short_word();
+  std::uint64_t w;
+  memcpy(&w, key.data, 8);
+  return w;
+}
+
+/// The `record` word of a key of at most 15 bytes: the flag, the length in bits 56 to 59, and
+/// bytes 8 to 14 in bits 0 to 55, the first lowest. In memory they follow `head`, so the slot's
+/// `head` word is where the key's bytes start.
+BULKMAP_HOST_DEVICE inline std::uint64_t inline_record(byte_view key) noexcept {
+  std::uint64_t const rest = key.size > 8 ? byte_view{key.data + 8, key.size - 8}.short_word() : 0;
+  return inline_flag | (key.size << 56) | rest;
 }
 
 /// Arena words of the record of a key of `bytes` bytes: the length, then the padded bytes; none
@@ -110,7 +125,7 @@ struct string_table_view {
   BULKMAP_HOST_DEVICE byte_view key_at(std::uint64_t i) const noexcept {
     std::uint64_t const w = record_word(i);
     if (w & inline_flag) {
-      return {reinterpret_cast<unsigned char const*>(&slots[i].record), (w >> 56) & 7};
+      return {reinterpret_cast<unsigned char const*>(&slots[i].head), (w >> 56) & 15};
     }
     std::uint64_t const* r = arena + (w - 1);
     return {reinterpret_cast<unsigned char const*>(r + 1), r[0]};
@@ -118,7 +133,9 @@ struct string_table_view {
 
   /// Whether live slot `i`, whose tag is the key's, holds `key`.
   BULKMAP_HOST_DEVICE bool holds(std::uint64_t i, byte_view key) const noexcept {
-    if (key.size <= inline_key_bytes) return record_word(i) == inline_key(key);
+    if (key.size <= inline_key_bytes) {
+      return record_word(i) == inline_record(key) && slots[i].head == inline_head(key);
+    }
     std::uint64_t const w = record_word(i);
     return !(w & inline_flag) && key_at(i) == key;
   }
@@ -183,7 +200,8 @@ struct string_table_view {
   BULKMAP_HOST_DEVICE void write_record(std::uint64_t i, byte_view key) const noexcept {
     atomic_ref_t<std::uint64_t> const published(slots[i].record);
     if (key.size <= inline_key_bytes) {
-      published.store(inline_key(key), cuda::std::memory_order_release);
+      slots[i].head = inline_head(key);
+      published.store(inline_record(key), cuda::std::memory_order_release);
       return;
     }
     std::uint64_t const words = record_words(key.size);

@@ -157,6 +157,7 @@ struct string_rehash_fn {
       std::uint64_t expected = string_empty;
       if (atomic_ref_t<std::uint64_t>(to.slots[i].tag)
               .compare_exchange_strong(expected, tag, cuda::std::memory_order_relaxed)) {
+        to.slots[i].head = from.slots[s].head;
         to.slots[i].record = from.slots[s].record;
         to.slots[i].value = from.slots[s].value;
         return;
