@@ -122,7 +122,10 @@ struct string_unclaim_found_fn {
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
     if (!(refs[i] & ref::claimed)) return;
-    table.slots[table.find(keys[i])].tag = string_tombstone;
+    // Other threads' finds read the tags they probe past meanwhile: an atomic store, as theirs
+    // are atomic loads (a plain one is a data race, which ThreadSanitizer reported).
+    atomic_ref_t<std::uint64_t>(table.slots[table.find(keys[i])].tag)
+        .store(string_tombstone, cuda::std::memory_order_relaxed);
   }
 };
 
