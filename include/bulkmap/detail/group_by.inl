@@ -622,18 +622,16 @@ bool all_valid(ValidIt valid_first) {
 inline constexpr double aggregation_load_factor = 0.8;
 
 /**
- * The map `aggregate_by` numbers its groups in, by slot (`slot_groups`). Its values are read by
- * nothing: they count the keys' rows only when the keys outgrow the map (`aggregate_hashed`'s
- * growth, through `device_map::count`), so 4 bytes do, wrapping. A 4-byte key's slot takes 8
- * bytes instead of 16, and tables of twice as many keys stay sparse (`aggregation_room`): summing
- * 10^7 rows over 10^6 u32 keys took 0.82 to 0.93 of the time it took with 8-byte values, and over
- * 3,000 keys 0.7 (2 cores, in turns).
+ * The values of `aggregation_map`, in which `aggregate_by` numbers its groups by slot
+ * (`slot_groups`). Nothing reads them: they count the keys' rows only when the keys outgrow the
+ * map (`aggregate_hashed`'s growth, through `device_map::count`), so 4 bytes do, wrapping. A
+ * 4-byte key's slot takes 8 bytes instead of 16, and tables of twice as many keys stay sparse
+ * (`aggregation_room`): summing 10^7 rows over 10^6 u32 keys took 0.82 to 0.93 of the time it
+ * took with 8-byte values, and over 3,000 keys 0.7 (2 cores, in turns).
  */
+using aggregation_count = std::uint32_t;
 template <class Key>
-using aggregation_map = device_map<Key, std::uint32_t>;
-/// `aggregation_map`'s slot.
-template <class Key>
-using aggregation_slot = slot<Key, std::uint32_t>;
+using aggregation_map = device_map<Key, aggregation_count>;
 
 /**
  * The keys `aggregate_by` sizes its map for (at `aggregation_load_factor`), when a sample
@@ -646,7 +644,7 @@ using aggregation_slot = slot<Key, std::uint32_t>;
 template <class Key>
 std::uint64_t aggregation_room(std::uint64_t predicted) {
   std::uint64_t const sparse = 8 * predicted;  // slots
-  if (sparse * sizeof(aggregation_slot<Key>) <= small_table_bytes) {
+  if (sparse * sizeof(slot<Key, aggregation_count>) <= small_table_bytes) {
     return static_cast<std::uint64_t>(static_cast<double>(sparse) * aggregation_load_factor);
   }
   return predicted + predicted / 4;
