@@ -528,10 +528,12 @@ struct table_view {
    * Unbudgeted (`budgeted` false), a claim never fails and counts itself once it has won.
    * @tparam Claim how an empty slot is taken: `claim_key`, or `claim_with_value` (then the new
    * slot's value is the claimer's, from the same compare-and-swap)
+   * @param start `home(key)` when the caller has it already (a pass by owners computes it to
+   * pick each key's owner: `run_owned`), else `ref::npos`
    */
   template <class Claim = claim_key>
   BULKMAP_HOST_DEVICE BULKMAP_FORCE_INLINE claim_result
-  find_or_claim(Key const& key, Claim claim = {}) const noexcept {
+  find_or_claim(Key const& key, Claim claim = {}, std::uint64_t start = ref::npos) const noexcept {
     word const w = traits::encode(key);
     if (std::uint64_t const i = side_index(key, w); i != ref::npos) {
       word expected = traits::empty;
@@ -545,7 +547,7 @@ struct table_view {
       if (reserved) release_claim_unit(*claims, aggregate_counters);
       return claim_result{i, false};
     };
-    for (std::uint64_t i = home(key);; i = (i + 1) & mask) {
+    for (std::uint64_t i = start != ref::npos ? start : home(key);; i = (i + 1) & mask) {
       word s = load_key(slots[i]);
       if (holds(s, key, w)) return found(i);
       if (s != traits::empty) continue;

@@ -45,7 +45,7 @@ struct group_scatter_fn {
  * below run unchanged on groups numbered beforehand (byte strings, several key columns).
  */
 struct numbered_rows_ref {
-  /// Rows fold by group number (no `owner_of`: with atomics, or into threads' own columns).
+  /// Rows fold by group number (not by owners: with atomics, or into threads' own columns).
   static constexpr bool by_owners = false;
   std::uint64_t const* of_row;  ///< row i's group
 
@@ -70,13 +70,16 @@ struct numbered_rows_ref {
  */
 template <class View>
 struct slot_groups {
-  /// On omp, rows may fold by their keys' owners (`owner_of`), each group by one thread.
+  /// On omp, rows may fold by their keys' owners (`row_homes`), each group by one thread.
   static constexpr bool by_owners = true;
   View table;
   unsigned long long* full;
 
-  BULKMAP_HOST_DEVICE std::uint64_t group_of(typename View::key_type const& key) const {
-    std::uint64_t const s = table.find_or_claim(key).index;
+  /// `key`'s group; `home`, its home slot when the caller has it (a pass by owners), else
+  /// `ref::npos`.
+  BULKMAP_HOST_DEVICE std::uint64_t group_of(typename View::key_type const& key,
+                                             std::uint64_t home = ref::npos) const {
+    std::uint64_t const s = table.find_or_claim(key, claim_key{}, home).index;
     if (s == ref::npos) {
       atomic_ref_t<unsigned long long>(*full).store(1, cuda::std::memory_order_relaxed);
     }
@@ -85,15 +88,12 @@ struct slot_groups {
   /// Prefetches the slot where `key`'s probe starts, and returns it: the group `group_of(key)`
   /// most likely gives, whose columns, indexed by slot, lie at the same place (omp).
   BULKMAP_HOST_DEVICE std::uint64_t prefetch_group(typename View::key_type const& key) const {
-    table.prefetch_home(key);
-    return table.home(key);
+    return prefetch_home(table.home(key));
   }
-  /// The thread of `threads` that folds `key`'s rows in a pass by owners: by the part of the
-  /// table where the key's probe starts, so that each thread's slots, and their columns' entries,
-  /// lie mostly in its own part and few cache lines pass between cores.
-  BULKMAP_HOST_DEVICE std::uint64_t owner_of(typename View::key_type const& key,
-                                             std::uint64_t threads) const {
-    return (table.home(key) * threads) >> cuda::std::countr_zero(table.capacity);
+  /// `prefetch_group` of a key whose home slot is `home`.
+  BULKMAP_HOST_DEVICE std::uint64_t prefetch_home(std::uint64_t home) const {
+    table.prefetch_slot(home);
+    return home;
   }
 };
 
@@ -277,8 +277,23 @@ struct aggregate_fn {
   ValidIt valid;
   aggregate_columns<V, S> to;
 
-  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
-    std::uint64_t const g = groups.group_of(keys[i]);
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const { fold(i, groups.group_of(keys[i])); }
+  /// Row i, whose key's home slot is `home` (a pass by owners: `slot_groups`).
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i, std::uint64_t home) const {
+    fold(i, groups.group_of(keys[i], home));
+  }
+  /// On omp, a pass over columns beyond the caches fetches row i's entries (and slot) ahead.
+  BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const {
+    prefetch_columns(to, groups.prefetch_group(keys[i]));
+  }
+  /// `prefetch` of a row whose key's home slot is `home` (`slot_groups`).
+  BULKMAP_HOST_DEVICE void prefetch_home(std::uint64_t home) const {
+    prefetch_columns(to, groups.prefetch_home(home));
+  }
+
+ private:
+  /// Row i into group g (none: `ref::npos`).
+  BULKMAP_HOST_DEVICE void fold(std::uint64_t i, std::uint64_t g) const {
     if (g == ref::npos) return;
     if (to.rows != nullptr) {
       fold_into<Atomic, true>(to.rows[g], std::uint64_t{1}, thrust::plus<std::uint64_t>{});
@@ -295,10 +310,6 @@ struct aggregate_fn {
     if (to.last_row != nullptr)
       fold_into<Atomic>(to.last_row[g], i, thrust::maximum<std::uint64_t>{});
   }
-  /// On omp, a pass over columns beyond the caches fetches row i's entries (and slot) ahead.
-  BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const {
-    prefetch_columns(to, groups.prefetch_group(keys[i]));
-  }
 };
 
 /// The variance's second pass: row i, unless null, adds its squared distance from its group's
@@ -314,14 +325,28 @@ struct squared_deviation_fn {
   aggregate_columns<V, S> to;
 
   BULKMAP_HOST_DEVICE void operator()(std::uint64_t i) const {
-    if (!static_cast<bool>(valid[i])) return;
-    std::uint64_t const g = groups.group_of(keys[i]);
+    if (static_cast<bool>(valid[i])) fold(i, groups.group_of(keys[i]));
+  }
+  /// Row i, whose key's home slot is `home` (a pass by owners: `slot_groups`).
+  BULKMAP_HOST_DEVICE void operator()(std::uint64_t i, std::uint64_t home) const {
+    if (static_cast<bool>(valid[i])) fold(i, groups.group_of(keys[i], home));
+  }
+  BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const {
+    prefetch_at(groups.prefetch_group(keys[i]));
+  }
+  /// `prefetch` of a row whose key's home slot is `home` (`slot_groups`).
+  BULKMAP_HOST_DEVICE void prefetch_home(std::uint64_t home) const {
+    prefetch_at(groups.prefetch_home(home));
+  }
+
+ private:
+  BULKMAP_HOST_DEVICE void fold(std::uint64_t i, std::uint64_t g) const {
     if (g == ref::npos) return;
     double const d = static_cast<double>(values[i]) - mean[g];
     fold_into<Atomic, true>(to.squares[g], d * d, thrust::plus<double>{});
   }
-  BULKMAP_HOST_DEVICE void prefetch(std::uint64_t i) const {
-    std::uint64_t const g = groups.prefetch_group(keys[i]);
+  /// Group g's entries, ahead of a row's fold.
+  BULKMAP_HOST_DEVICE void prefetch_at(std::uint64_t g) const {
     prefetch_columns(to, g);
     prefetch_for_write(mean + g);
   }

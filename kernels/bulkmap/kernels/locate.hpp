@@ -160,8 +160,11 @@ struct claim_fn {
     return locate_input(i).fold_at;
   }
 
-  /// Locates input i and records its ref (see `located`).
-  BULKMAP_HOST_DEVICE BULKMAP_FORCE_INLINE located locate_input(std::uint64_t i) const {
+  /// Locates input i and records its ref (see `located`). `Homed`: the caller has the home slot
+  /// of the input's key, `home` (a pass by owners over a `table_view`: `run_owned`).
+  template <bool Homed = false>
+  BULKMAP_HOST_DEVICE BULKMAP_FORCE_INLINE located
+  locate_input(std::uint64_t i, std::uint64_t home = ref::npos) const {
     std::uint64_t const before = ref_before(i);
     if (!runs(before)) return {before, ref::npos};
     std::uint64_t const kept = before & (ref::absent | ref::claimed | ref::applied);
@@ -175,9 +178,12 @@ struct claim_fn {
     }();
     claim_result r{};
     if constexpr (writes_first) {
-      r = marks ? table.find_or_claim(keys[i], also.marking) : table.find_or_claim(keys[i]);
+      r = marks ? table.find_or_claim(keys[i], also.marking, home)
+                : table.find_or_claim(keys[i], claim_key{}, home);
+    } else if constexpr (Homed) {
+      r = table.find_or_claim(keys[i], claim_key{}, home);
     } else {
-      r = table.find_or_claim(keys[i]);
+      r = table.find_or_claim(keys[i]);  // (also a string table's, which takes no home)
     }
     if (r.index == ref::npos) {  // (an input with no room has an absent key)
       std::uint64_t const failed = kept | ref::failed | (writes_first ? ref::absent : 0);
@@ -483,32 +489,64 @@ struct claim_and_combine_fn {
 inline constexpr std::uint64_t max_owners = 8;
 
 /**
- * Thread t's share of a pass by owners on nt threads (at most `max_owners`): `apply(i)` for each
- * input i in [0, n) that `next` steps through (`next(i, last)`: the first input from i on that
- * runs, at most `last`) and that `owner(i)` gives to t, in input order. Every thread reads every
- * input, a tile of `prefetch_distance` inputs per thread at a time: it picks its own without a
- * branch (a thread owns a random share of the inputs, and a branch would mispredict on every
- * other one on 2 cores), `prefetch`es them, then applies the previous tile's.
+ * Whether a pass by owners on `threads` threads keeps them evenly enough busy, given how many of
+ * a sample's `inputs` each thread owns (`owned[t]`): no thread owns more than 3/2 of an even
+ * share. A thread that owns more inputs does not take as much longer: the inputs of hot keys cost
+ * less than others, their slots staying in the core's cache. Counting 10^7 Zipf keys (s = 1.2) of
+ * 10^6 values on 2 cores, a chunk of 2^22 inputs whose sample gave one thread 0.60 to 0.64 of
+ * them ran by owners in 14 and 16 ms on the two threads, and in 36 ms by the cached pass, where
+ * a limit of 5/4 sent it.
  */
-template <class Next, class Owner, class Prefetch, class Apply>
+inline bool owners_balanced(std::uint64_t const* owned, std::uint64_t threads,
+                            std::uint64_t inputs) {
+  return 2 * *std::max_element(owned, owned + threads) * threads <= 3 * inputs;
+}
+
+/**
+ * The thread of `threads` that owns the keys whose probe starts at slot `home` of a table of
+ * `capacity` slots (a power of two), in a pass by owners: the threads split the table into equal
+ * parts, so each thread's slots (and the columns indexed by them) lie mostly in its own part, and
+ * few cache lines pass between cores.
+ */
+BULKMAP_HOST_DEVICE inline std::uint64_t owner_of_home(std::uint64_t home, std::uint64_t capacity,
+                                                       std::uint64_t threads) noexcept {
+  return (home * threads) >> cuda::std::countr_zero(capacity);
+}
+
+/**
+ * Thread t's share of a pass by owners on nt threads (at most `max_owners`) over a table of
+ * `capacity` slots: `apply(i, home(i))` for each input i in [0, n) that `next` steps through
+ * (`next(i, last)`: the first input from i on that runs, at most `last`) and whose home slot
+ * `home(i)` thread t owns (`owner_of_home`), in input order. Every thread reads every input, a
+ * tile of `prefetch_distance` inputs per thread at a time: it picks its own without a branch (a
+ * thread owns a random share of the inputs, and a branch would mispredict on every other one on
+ * 2 cores), `prefetch`es their home slots, then applies the previous tile's. Each input's home is
+ * computed once, for its owner, its prefetch and its probe.
+ */
+template <class Next, class Home, class Prefetch, class Apply>
 BULKMAP_FORCE_INLINE void run_owned(std::uint64_t n, std::uint64_t t, std::uint64_t nt, Next next,
-                                    Owner owner, Prefetch prefetch, Apply apply) {
+                                    std::uint64_t capacity, Home home, Prefetch prefetch,
+                                    Apply apply) {
   std::uint64_t const tile = prefetch_distance * nt;  // inputs; about prefetch_distance owned
   std::uint64_t owned[2][prefetch_distance * max_owners];
+  std::uint64_t homes[2][prefetch_distance * max_owners];
   std::uint64_t count[2] = {0, 0};
   for (std::uint64_t first = 0, k = 0; first < n + tile; first += tile, k ^= 1) {
     // This tile's inputs of this thread, picked without a branch; prefetched.
     std::uint64_t* const mine = owned[k];
+    std::uint64_t* const at = homes[k];
     std::uint64_t c = 0;
     std::uint64_t const last = first + tile < n ? first + tile : n;
     for (std::uint64_t i = next(first, last); i < last; i = next(i + 1, last)) {
+      std::uint64_t const h = home(i);
       mine[c] = i;
-      c += owner(i) == t;
+      at[c] = h;
+      c += owner_of_home(h, capacity, nt) == t;
     }
-    for (std::uint64_t j = 0; j < c; ++j) prefetch(mine[j]);
+    for (std::uint64_t j = 0; j < c; ++j) prefetch(at[j]);
     count[k] = c;
     // The previous tile's inputs, on their way.
-    for (std::uint64_t j = 0; j < count[k ^ 1]; ++j) apply(owned[k ^ 1][j]);
+    for (std::uint64_t j = 0; j < count[k ^ 1]; ++j) apply(owned[k ^ 1][j], homes[k ^ 1][j]);
     count[k ^ 1] = 0;
   }
 }
@@ -521,8 +559,13 @@ struct every_input {
 };
 
 /**
- * @brief The locate pass on omp by owners: each thread owns the keys that `owner_of` gives it,
- * and runs their inputs alone, in input order. Two passes gain from it:
+ * @brief The locate pass on omp by owners: each thread owns the keys whose home slots lie in its
+ * part of the table (`owner_of_home`), and runs their inputs alone, in input order. Owners by
+ * part of the table, in place of owners by a multiply of the key (which left slots of both threads
+ * on every cache line and page of the table), took 0.69 to 0.82 of the time to count 10^7 keys of
+ * 10^6 distinct values, all distinct, or Zipf (s = 0.99), and to insert unique keys at occupancy
+ * 0.5 and 0.8 (medians of 7 to 10 rounds in turns over three runs; u32 and u64, 2 cores). Two
+ * passes gain from it:
  * - a fused fold (counting, integer `plus`): the owner folds with a relaxed load and store
  *   (`owned_fold`) in place of a locked read-modify-write. On 2 cores (AMD EPYC), counting 10^7
  *   keys of 10^6 distinct values took 23 to 45% less time (u32) and 15 to 31% less (u64) in
@@ -546,9 +589,9 @@ struct owner_pass {
   using word = typename View::word;
 
   /// Slots of the table per distinct key of the sample, at least, for keys that repeat to run by
-  /// owners: in a smaller table the owners' hot keys share cache lines, which pass between cores
-  /// at every fold (counting 10^7 keys of 1024 or 16 distinct values by owners took 5 to 12
-  /// times as long as the cached pass, on 2 cores).
+  /// owners: few distinct keys run faster through the cached pass, which sums them in each
+  /// thread's own cache (counting 10^7 keys of 1024 or 16 distinct values by owners took 3.5 to
+  /// 18 times as long as the cached pass, on 2 cores, with owners by home slot or by key alike).
   static constexpr std::uint64_t room_per_key = 64;
 
   /**
@@ -556,10 +599,10 @@ struct owner_pass {
    * threads:
    * - keys that rarely repeat nearby (`claim_and_combine_fn::sampled::repeat`): always;
    * - keys that do (skewed keys, or few distinct ones): when the table has `room_per_key` slots
-   *   per distinct key of the sample, and no thread owns more than 5/4 of an even share of the
-   *   sample's inputs. Counting 10^7 Zipf keys of 10^6 values by owners took 0.67 to 0.74 of the
-   *   cached pass's time for s = 1.2, and 0.50 to 0.71 for s = 0.99 (u32 and u64; two runs of 3
-   *   rounds in turns, 2 cores).
+   *   per distinct key of the sample, and the owners of the sample's inputs are balanced enough
+   *   (`owners_balanced`). Counting 10^7 Zipf keys of 10^6 values by owners took 0.67 to 0.74
+   *   of the cached pass's time for s = 1.2, and 0.50 to 0.71 for s = 0.99 (u32 and u64; two
+   *   runs of 3 rounds in turns, 2 cores).
    */
   template <class KeyIt>
   static bool chosen(View const& table, KeyIt keys, std::uint64_t n) {
@@ -572,8 +615,7 @@ struct owner_pass {
     if (table.capacity < room_per_key * seen->distinct_bound()) return false;
     std::uint64_t owned[max_owners] = {};
     for (std::uint64_t i = 0; i < seen->inputs; ++i) ++owned[owner_of(table, keys[i], threads)];
-    std::uint64_t const busiest = *std::max_element(owned, owned + threads);
-    return 4 * busiest * threads <= 5 * seen->inputs;
+    return owners_balanced(owned, threads, seen->inputs);
 #else
     (void)table;
     (void)keys;
@@ -590,18 +632,19 @@ struct owner_pass {
     {
       auto const t = static_cast<std::uint64_t>(omp_get_thread_num());
       auto const nt = static_cast<std::uint64_t>(omp_get_num_threads());
-      auto const owner = [&](std::uint64_t i) { return owner_of(claim.table, claim.keys[i], nt); };
-      auto const prefetch = [&](std::uint64_t i) { claim.prefetch(i); };
-      auto const locate = [&](std::uint64_t i) { apply(claim, i); };
+      std::uint64_t const capacity = claim.table.capacity;
+      auto const home = [&](std::uint64_t i) { return claim.table.home(claim.keys[i]); };
+      auto const prefetch = [&](std::uint64_t h) { claim.table.prefetch_slot(h); };
+      auto const locate = [&](std::uint64_t i, std::uint64_t h) { apply(claim, i, h); };
       // A rerun skips to its failed inputs by the bitmap, whose words are read atomically; the
       // refs, which each owner writes as it goes, only their owner reads (`apply`).
       if (claim.which == locate_inputs::failed && claim.failed_bits != nullptr) {
         auto const failed = [&](std::uint64_t i, std::uint64_t last) {
           return claim.next_running(i, last);
         };
-        run_owned(n, t, nt, failed, owner, prefetch, locate);
+        run_owned(n, t, nt, failed, capacity, home, prefetch, locate);
       } else {
-        run_owned(n, t, nt, every_input{}, owner, prefetch, locate);
+        run_owned(n, t, nt, every_input{}, capacity, home, prefetch, locate);
       }
     }
 #else
@@ -610,9 +653,9 @@ struct owner_pass {
 #endif
   }
 
-  /// Input i's locate, and for a fused fold its fold, by the key's owner.
-  static void apply(Claim const& claim, std::uint64_t i) {
-    std::uint64_t const s = claim.locate(i);
+  /// Input i's locate, and for a fused fold its fold, by the key's owner; `home`, its key's.
+  static void apply(Claim const& claim, std::uint64_t i, std::uint64_t home) {
+    std::uint64_t const s = claim.template locate_input<true>(i, home).fold_at;
     if constexpr (Claim::fused) {
       if (s != ref::npos) {
         owned_fold(claim.table.slots[s].value, static_cast<T>(claim.also.values[i]), claim.also.op);
@@ -620,16 +663,10 @@ struct owner_pass {
     }
   }
 
-  /// The thread of `threads` that owns `key`: from its key word when equal keys are equal words
-  /// (a multiply, cheaper than the table's hash), else from its hash.
+  /// The thread of `threads` that owns `key` (`owner_of_home`).
   template <class Key>
   static std::uint64_t owner_of(View const& table, Key const& key, std::uint64_t threads) {
-    using cache = claim_and_combine_fn<Claim>;
-    std::uint64_t const x = [&] {
-      if constexpr (View::bitwise) return cache::mixed(View::traits::encode(key));
-      return cache::mixed(static_cast<word>(table.hash(key)));
-    }();
-    return ((x >> 32) * threads) >> 32;
+    return owner_of_home(table.home(key), table.capacity, threads);
   }
 };
 
