@@ -344,9 +344,6 @@ struct claim_and_combine_fn {
   using store = combine_cache<word, T, entries_per_thread>;
   using entry = typename store::entry;
 
-  /// Key word `w` mixed by a multiply, whose high bits spread the keys.
-  static std::uint64_t mixed(word w) noexcept { return store::folded(w) * 0x9e3779b97f4a7c15ull; }
-
   /// `claim.locate_input(i)`, out of line: for the rare inputs whose key the cache lacks. Inlined
   /// into the loop, it slowed every input: counting 10^7 u32 keys of 1024 distinct values ran 60%
   /// more instructions per key (callgrind).
@@ -586,7 +583,6 @@ template <class Claim>
 struct owner_pass {
   using View = decltype(Claim::table);
   using T = typename View::value_type;
-  using word = typename View::word;
 
   /// Slots of the table per distinct key of the sample, at least, for keys that repeat to run by
   /// owners: few distinct keys run faster through the cached pass, which sums them in each
@@ -614,7 +610,9 @@ struct owner_pass {
     if (!seen->repeat()) return true;
     if (table.capacity < room_per_key * seen->distinct_bound()) return false;
     std::uint64_t owned[max_owners] = {};
-    for (std::uint64_t i = 0; i < seen->inputs; ++i) ++owned[owner_of(table, keys[i], threads)];
+    for (std::uint64_t i = 0; i < seen->inputs; ++i) {
+      ++owned[owner_of_home(table.home(keys[i]), table.capacity, threads)];
+    }
     return owners_balanced(owned, threads, seen->inputs);
 #else
     (void)table;
@@ -661,12 +659,6 @@ struct owner_pass {
         owned_fold(claim.table.slots[s].value, static_cast<T>(claim.also.values[i]), claim.also.op);
       }
     }
-  }
-
-  /// The thread of `threads` that owns `key` (`owner_of_home`).
-  template <class Key>
-  static std::uint64_t owner_of(View const& table, Key const& key, std::uint64_t threads) {
-    return owner_of_home(table.home(key), table.capacity, threads);
   }
 };
 
